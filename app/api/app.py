@@ -1,0 +1,63 @@
+"""The Starlette app factory. State lives in the app and its lifespan, not in module globals."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from app.api import campaigns, health, lists, openapi, partners
+from app.api.auth import Authenticator, resolve_api_keys
+from app.api.errors import http_exception
+from app.api.metrics import Metrics
+from app.api.routing import Endpoint, build_route
+from app.config import Settings
+from app.store.connection import UNAVAILABLE, connect
+from app.store.store import Store
+
+log = logging.getLogger("vouchers")
+
+ENDPOINTS: list[Endpoint] = [
+    *health.router.endpoints,
+    *partners.router.endpoints,
+    *lists.router.endpoints,
+    *campaigns.router.endpoints,
+]
+
+
+def create_app(settings: Settings | None = None, redis: Redis | None = None) -> Starlette:
+    """`redis` overrides the client `settings` would connect to (tests pass their own)."""
+    settings = settings or Settings()
+    client = redis if redis is not None else connect(settings)
+    store = Store(client, settings.key_prefix)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            await store.ready()
+        except UNAVAILABLE as exc:  # serve 503s until the store comes back
+            log.warning(
+                "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
+            )
+        try:
+            yield
+        finally:
+            if redis is None:
+                await client.aclose()
+
+    app = Starlette(
+        routes=[build_route(e) for e in ENDPOINTS],
+        exception_handlers={HTTPException: http_exception},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.auth = Authenticator(resolve_api_keys(settings))
+    app.state.metrics = Metrics()
+    app.state.openapi = orjson.dumps(openapi.build(ENDPOINTS))
+    return app

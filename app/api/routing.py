@@ -1,0 +1,176 @@
+"""Endpoints declared once: the same declaration builds the Starlette route (auth, body and
+query parsing, error mapping, metrics) and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.api.auth import Principal
+from app.api.errors import error_response, from_validation
+from app.api.json import json_response
+from app.config import Role
+from app.domain.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ServiceError,
+    StoreUnavailable,
+    UnsupportedMediaType,
+)
+from app.store.connection import UNAVAILABLE
+from app.store.store import Store
+
+log = logging.getLogger("vouchers.api")
+
+M = TypeVar("M", bound=BaseModel)
+Result = BaseModel | Response | None
+Handler = Callable[["Ctx"], Awaitable[Result]]
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, who made it, and its parsed body and query."""
+
+    request: Request
+    principal: Principal | None
+    raw_body: dict[str, Any] | None = None
+    _body: BaseModel | None = None
+    _query: BaseModel | None = None
+
+    def body(self, model: type[M]) -> M:
+        assert isinstance(self._body, model)
+        return self._body
+
+    def query(self, model: type[M]) -> M:
+        assert isinstance(self._query, model)
+        return self._query
+
+    def path(self, name: str) -> str:
+        value = self.request.path_params[name]
+        assert isinstance(value, str)
+        return value
+
+    @property
+    def store(self) -> Store:
+        store = self.request.app.state.store
+        assert isinstance(store, Store)
+        return store
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    role: Role | None  # None: no token needed
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[tuple[int, str], ...] = ()
+    precheck: Callable[[dict[str, Any]], None] | None = None
+    uses_store: bool = True
+    media_type: str = "application/json"
+
+
+@dataclass
+class Router:
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def add(
+        self, method: str, path: str, *, summary: str, role: Role | None, **options: Any
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, summary, role, **options))
+            return handler
+
+        return register
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", limit_bytes=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"The request body is larger than {limit} bytes.", limit_bytes=limit
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _parse_body(ctx: Ctx, endpoint: Endpoint, limit: int) -> None:
+    assert endpoint.body is not None
+    media = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.", content_type=media or None)
+    raw = await _read_body(ctx.request, limit)
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    ctx.raw_body = parsed
+    if endpoint.precheck is not None:
+        endpoint.precheck(parsed)
+    try:
+        ctx._body = endpoint.body.model_validate_json(raw)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def _render(endpoint: Endpoint, result: Result) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=endpoint.status)
+    return json_response(result.model_dump(mode="json"), endpoint.status)
+
+
+def build_route(endpoint: Endpoint) -> Route:
+    async def run(request: Request) -> Response:
+        app_state = request.app.state
+        started = time.perf_counter()
+        try:
+            principal = None
+            if endpoint.role is not None:
+                principal = app_state.auth.authenticate(request.headers.get("authorization"))
+                principal.require(endpoint.role)
+            ctx = Ctx(request, principal)
+            if endpoint.body is not None:
+                await _parse_body(ctx, endpoint, app_state.settings.max_body_bytes)
+            if endpoint.query is not None:
+                try:
+                    ctx._query = endpoint.query.model_validate(dict(request.query_params))
+                except ValidationError as exc:
+                    raise from_validation(exc) from None
+            response = _render(endpoint, await endpoint.handler(ctx))
+        except ServiceError as error:
+            response = error_response(error)
+        except UNAVAILABLE as exc:
+            log.warning(
+                "store unavailable on %s %s: %s", endpoint.method, endpoint.path, type(exc).__name__
+            )
+            response = error_response(StoreUnavailable("The store is unavailable; retry shortly."))
+        except Exception:
+            log.exception("unexpected error on %s %s", endpoint.method, endpoint.path)
+            response = error_response(ServiceError("An unexpected error occurred."))
+        app_state.metrics.observe(endpoint, response.status_code, time.perf_counter() - started)
+        return response
+
+    return Route(endpoint.path, run, methods=[endpoint.method], name=endpoint.handler.__name__)

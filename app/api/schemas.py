@@ -1,0 +1,137 @@
+"""Request and response bodies. Requests are strict (no coercion, no unknown fields) and are
+validated straight from the JSON bytes; the OpenAPI document is generated from these models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.domain.lists import DESCRIPTION_MAX, NAME_MAX, TAG_MAX, Action, Status
+from app.domain.partners import PARTNER_MAX
+
+Timestamp = Field(description="RFC 3339 UTC with milliseconds, e.g. 2026-12-31T23:59:59.000Z")
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Page(Query):
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=1024)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="snake_case error code")
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "unavailable"]
+    redis: bool
+    scripts_loaded: bool
+    scripts_reloaded: int = 0
+
+
+# --- partners -------------------------------------------------------------------------------
+
+
+class PartnerCreate(Request):
+    name: str = Field(max_length=PARTNER_MAX * 4, description="1..100 characters after trimming")
+
+
+class PartnerOut(BaseModel):
+    name: str
+    created_at: str = Timestamp
+
+
+class PartnerItem(PartnerOut):
+    lists: int = Field(description="non-archived lists of this partner")
+
+
+class PartnerPage(BaseModel):
+    items: list[PartnerItem]
+    next_cursor: str | None
+
+
+# --- voucher lists --------------------------------------------------------------------------
+
+
+class ListCreate(Request):
+    partner: str = Field(max_length=PARTNER_MAX * 4)
+    tag: str = Field(
+        max_length=TAG_MAX * 4, description="1..64 characters, no whitespace; stored lowercase"
+    )
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    expires_at: AwareDatetime = Field(description="RFC 3339 with an offset; in the future")
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class ListEdit(Request):
+    name: str = Field(default=None, min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+    description: str = Field(default=None, max_length=DESCRIPTION_MAX)  # type: ignore[assignment]
+    expires_at: AwareDatetime = Field(default=None)  # type: ignore[assignment]
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class ListQuery(Page):
+    status: Status | None = None
+    partner: str | None = Field(default=None, max_length=PARTNER_MAX * 4)
+
+
+class ListOut(BaseModel):
+    id: str
+    partner: str
+    tag: str
+    name: str
+    description: str
+    expires_at: str = Timestamp
+    status: Status
+    created_at: str = Timestamp
+    updated_at: str = Timestamp
+    codes_uploaded: int
+    codes_distributed: int
+    codes_available: int
+    linked_campaigns: int
+    low_stock_threshold: int | None
+    allowed_actions: list[Action]
+
+
+class ListPage(BaseModel):
+    items: list[ListOut]
+    next_cursor: str | None
+
+
+# --- campaign links -------------------------------------------------------------------------
+
+
+class LinkOut(BaseModel):
+    list_id: str
+    campaign_id: str
+    linked_at: str = Timestamp
+
+
+class LinkPage(BaseModel):
+    items: list[LinkOut]
+    next_cursor: str | None

@@ -1,0 +1,37 @@
+"""Settings, read from the environment (prefix VOUCHERS_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["admin", "allocator", "viewer"]
+
+
+class ApiKey(BaseModel):
+    token: str = Field(min_length=16)
+    role: Role
+    user: str = Field(min_length=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOUCHERS_", extra="ignore")
+
+    redis_url: str | None = None  # unset: the embedded in-process store
+    data_dir: Path = Path("./data")
+    key_prefix: str = Field(default="pv", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    api_keys: list[ApiKey] | None = None  # JSON; unset: an admin token kept in the data dir
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    redis_pool_size: int = Field(default=64, ge=1)
+    redis_timeout_s: float = Field(default=0.4, gt=0)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None

@@ -1,0 +1,37 @@
+"""Redis clients: a real server from VOUCHERS_REDIS_URL, or the embedded in-process store."""
+
+from __future__ import annotations
+
+import fakeredis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+
+from app.config import Settings
+
+# Errors meaning "the store is not reachable right now" (BusyLoadingError is a ConnectionError).
+UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+
+
+def connect(settings: Settings) -> Redis:
+    if settings.redis_url is None:
+        return embedded()
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=settings.redis_timeout_s,  # wait for a free connection at most this long
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        # One immediate retry on a fresh connection covers a pooled socket that died with a
+        # Redis restart; more would push a 503 for a Redis that is down past one second.
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=True,
+    )
+    return Redis(connection_pool=pool)
+
+
+def embedded() -> Redis:
+    """An in-process Redis-compatible store (fakeredis with Lua) for one worker."""
+    client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    return client

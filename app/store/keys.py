@@ -1,0 +1,61 @@
+"""The one place key names are built.
+
+Every key of one partner shares the hash tag `{<partner slot>}`, so each Lua script (which may
+touch a partner record, its (partner, tag) claims and one list's keys) runs on one Redis Cluster
+slot. A list id `acme.summer.1z` maps to keys `pv:{acme}.summer.1z:<suffix>`: the familiar
+`pv:{L}:<suffix>` layout with the braces narrowed to the partner part of the id.
+
+Global keys (each on its own slot): the partner registry, the list index and the list sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.lists import ListId, partner_slot
+
+
+@dataclass(frozen=True)
+class ListKeys:
+    meta: str  # hash: fields of the list, counters, rev
+    avail: str  # set: unissued codes
+    dedupe: str  # set: every code uploaded while the list is not archived
+    issued: str  # hash: code -> allocation record
+    idem: str  # hash: idempotency scope -> code
+    links: str  # hash: campaign id -> linked_at ms
+    outbox: str  # stream: events written with the change that caused them
+
+    def all(self) -> tuple[str, ...]:
+        return (self.meta, self.avail, self.dedupe, self.issued, self.idem, self.links, self.outbox)
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.partners = f"{prefix}:partners"  # zset, score 0: partner names in byte order
+        self.lists = f"{prefix}:lists"  # zset: list id scored by updated_at ms
+        self.list_sequence = f"{prefix}:seq:lists"  # counter behind list ids
+
+    def partner(self, name: str) -> str:
+        """Hash: created_at, lists (non-archived list count)."""
+        return f"{self.prefix}:{{{partner_slot(name)}}}:partner:{name}"
+
+    def claims(self, partner: str) -> str:
+        """Hash: `<partner>\\n<tag>` -> id of the one non-archived list holding that tag."""
+        return f"{self.prefix}:{{{partner_slot(partner)}}}:claims"
+
+    def list(self, list_id: ListId) -> ListKeys:
+        base = f"{self.prefix}:{{{list_id.slot}}}.{list_id.rest}"
+        return ListKeys(
+            meta=f"{base}:meta",
+            avail=f"{base}:avail",
+            dedupe=f"{base}:dedupe",
+            issued=f"{base}:issued",
+            idem=f"{base}:idem",
+            links=f"{base}:links",
+            outbox=f"{base}:outbox",
+        )
+
+
+def claim_field(partner: str, tag: str) -> str:
+    return f"{partner}\n{tag}"

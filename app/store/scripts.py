@@ -1,0 +1,126 @@
+"""The script registry and the one mapping from script return codes to typed errors.
+
+Scripts live in `lua/*.lua` (package `app.lua`). A line `-- @include NAME` is replaced by
+`lua/includes/NAME.lua` when the script is loaded. Each script is called through a redis-py
+`Script` object, which runs EVALSHA and on NOSCRIPT (Redis restarted, failed over or had its
+script cache flushed) loads the script and retries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from app.domain.errors import Conflict, NotFound, ServiceError, Unprocessable
+from app.domain.lists import Status
+
+_INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
+
+
+class Code(IntEnum):
+    OK = 0
+    PARTNER_NOT_FOUND = -1
+    PARTNER_EXISTS = -2
+    TAG_IN_USE = -3
+    LIST_NOT_FOUND = -4
+    STATUS_REFUSED = -5
+    LIST_LINKED = -6
+    LINK_NOT_FOUND = -7
+
+
+Refusal = Callable[[Status, int], ServiceError]
+
+
+def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]:
+    """Return the payload of a successful reply, or raise the error its code stands for.
+    `refused` builds the error for STATUS_REFUSED, whose meaning depends on the operation."""
+    code, payload = Code(int(reply[0])), list(reply[1:])
+    if code is Code.OK:
+        return payload
+    if code is Code.STATUS_REFUSED and refused is not None:
+        return _raise(refused(Status(payload[0]), int(payload[1] or 0)))
+    errors: dict[Code, Callable[[], ServiceError]] = {
+        Code.PARTNER_NOT_FOUND: lambda: Unprocessable(
+            "The partner does not exist; create it first.", code="partner_not_found"
+        ),
+        Code.PARTNER_EXISTS: lambda: Conflict(
+            "A partner with this name exists.", code="partner_exists"
+        ),
+        Code.TAG_IN_USE: lambda: Conflict(
+            "The partner already has a non-archived list with this tag.",
+            code="tag_in_use",
+            list_id=payload[0],
+        ),
+        Code.LIST_NOT_FOUND: lambda: NotFound("No such voucher list.", code="list_not_found"),
+        Code.LIST_LINKED: lambda: Conflict(
+            "The list is linked to campaigns; unlink them first.",
+            code="list_linked",
+            campaign_ids=sorted(payload),
+        ),
+        Code.LINK_NOT_FOUND: lambda: NotFound(
+            "The campaign is not linked to this list.", code="link_not_found"
+        ),
+    }
+    return _raise(errors[code]())
+
+
+def _raise(error: ServiceError) -> list[Any]:
+    raise error
+
+
+def _lua_root() -> Traversable:
+    try:
+        return resources.files("app.lua")
+    except ModuleNotFoundError:  # a source checkout on sys.path: lua/ sits beside app/
+        return Path(__file__).resolve().parents[2] / "lua"
+
+
+def _source(name: str) -> str:
+    root = _lua_root()
+    text = (root / f"{name}.lua").read_text(encoding="utf-8")
+    return _INCLUDE.sub(
+        lambda m: (root / "includes" / f"{m.group(1)}.lua").read_text(encoding="utf-8"), text
+    )
+
+
+SCRIPT_NAMES = (
+    "create_partner",
+    "create_list",
+    "edit_list",
+    "transition_list",
+    "delete_list",
+    "link_campaign",
+    "unlink_campaign",
+)
+
+
+class Scripts:
+    """One `Script` object per `lua/*.lua` file, registered on one client."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(_source(name)) for name in SCRIPT_NAMES
+        }
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
+        reply = await self._scripts[name](keys=list(keys), args=list(args))
+        assert isinstance(reply, list)
+        return reply
+
+    async def load_missing(self) -> int:
+        """Load every script Redis does not hold; return how many had to be loaded."""
+        shas = [script.sha for script in self._scripts.values()]
+        present = await self._redis.script_exists(*shas)
+        missing = [s for s, ok in zip(self._scripts.values(), present, strict=True) if not ok]
+        for script in missing:
+            await self._redis.script_load(script.script)
+        return len(missing)

@@ -1,0 +1,26 @@
+"""The store: one Redis client, its key builder and scripts, and a module per resource."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from app.store.campaigns import CampaignStore
+from app.store.keys import Keys
+from app.store.lists import ListStore
+from app.store.partners import PartnerStore
+from app.store.scripts import Scripts
+
+
+class Store:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.scripts = Scripts(redis)
+        self.partners = PartnerStore(redis, self.keys, self.scripts)
+        self.lists = ListStore(redis, self.keys, self.scripts)
+        self.campaigns = CampaignStore(redis, self.keys, self.scripts)
+
+    async def ready(self) -> int:
+        """Raise when Redis does not answer; load any script it lost and say how many."""
+        await self.redis.ping()
+        return await self.scripts.load_missing()

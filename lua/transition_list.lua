@@ -1,0 +1,38 @@
+--[[
+  Move a list to another status (pause, activate, archive) when its status allows it.
+  Archiving also frees the (partner, tag) claim, stops the list's codes counting for duplicate
+  checks (the dedupe set is unlinked) and takes the list off its partner's count.
+  Input:
+    KEYS[1] meta hash
+    KEYS[2] claims hash of the partner's slot
+    KEYS[3] partner hash
+    KEYS[4] dedupe set
+    ARGV[1] now, epoch milliseconds (also the new updated_at)
+    ARGV[2] statuses the action is allowed from, comma-separated
+    ARGV[3] target status
+    ARGV[4] claim field, "<partner>\n<tag>"
+    ARGV[5] list id
+  Output:
+    {0}                          moved
+    {-4}                         no such list
+    {-5, status, linkedCount}    the current (effective) status does not allow the action
+]]
+-- @include list_status
+local metaKey, claimsKey, partnerKey, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local rcall = redis.call
+local status = effective_status(metaKey, tonumber(ARGV[1]))
+if not status then
+  return {-4}
+end
+if not status_in(status, ARGV[2]) then
+  return {-5, status, rcall('HGET', metaKey, 'linked_campaigns')}
+end
+rcall('HSET', metaKey, 'status', ARGV[3], 'updated_at', ARGV[1])
+if ARGV[3] == 'archived' then
+  if rcall('HGET', claimsKey, ARGV[4]) == ARGV[5] then
+    rcall('HDEL', claimsKey, ARGV[4])
+  end
+  rcall('HINCRBY', partnerKey, 'lists', -1)
+  rcall('UNLINK', dedupeKey)
+end
+return {0}

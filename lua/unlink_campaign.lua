@@ -1,0 +1,21 @@
+--[[
+  Remove a campaign's link to a list.
+  Input:
+    KEYS[1] meta hash
+    KEYS[2] links hash
+    ARGV[1] campaign id
+  Output:
+    {0}    unlinked
+    {-4}   no such list
+    {-7}   the campaign is not linked to this list
+]]
+local metaKey, linksKey = KEYS[1], KEYS[2]
+local rcall = redis.call
+if rcall('EXISTS', metaKey) == 0 then
+  return {-4}
+end
+if rcall('HDEL', linksKey, ARGV[1]) == 0 then
+  return {-7}
+end
+rcall('HINCRBY', metaKey, 'linked_campaigns', -1)
+return {0}
