@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from redis.asyncio import Redis
@@ -17,6 +17,7 @@ from app.api.errors import http_exception
 from app.api.metrics import Metrics
 from app.api.routing import Endpoint, build_route
 from app.config import Settings
+from app.domain.clock import now_ms
 from app.store.connection import UNAVAILABLE, connect
 from app.store.store import Store
 
@@ -30,8 +31,13 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
-def create_app(settings: Settings | None = None, redis: Redis | None = None) -> Starlette:
-    """`redis` overrides the client `settings` would connect to (tests pass their own)."""
+def create_app(
+    settings: Settings | None = None,
+    redis: Redis | None = None,
+    clock: Callable[[], int] = now_ms,
+) -> Starlette:
+    """`redis` overrides the client `settings` would connect to and `clock` the wall clock
+    (epoch ms); tests pass their own."""
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
     store = Store(client, settings.key_prefix)
@@ -59,5 +65,6 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
     app.state.store = store
     app.state.auth = Authenticator(resolve_api_keys(settings))
     app.state.metrics = Metrics()
+    app.state.clock = clock
     app.state.openapi = orjson.dumps(openapi.build(ENDPOINTS))
     return app

@@ -6,7 +6,7 @@ from app.api import cursors
 from app.api.lists import NOT_FOUND, list_id, load
 from app.api.routing import Ctx, Router
 from app.api.schemas import LinkOut, LinkPage, Page
-from app.domain.clock import now_ms, rfc3339
+from app.domain.clock import rfc3339
 from app.domain.errors import validation_error
 from app.domain.partners import valid_campaign_id
 from app.store.campaigns import Link
@@ -38,7 +38,7 @@ def _campaign_id(ctx: Ctx) -> str:
     errors=(NOT_FOUND, (409, "list_not_linkable"), (422, "validation_error")),
 )
 async def link_campaign(ctx: Ctx) -> LinkOut:
-    return _render(await ctx.store.campaigns.link(list_id(ctx), _campaign_id(ctx), now_ms()))
+    return _render(await ctx.store.campaigns.link(list_id(ctx), _campaign_id(ctx), ctx.now()))
 
 
 @router.add(

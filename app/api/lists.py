@@ -7,7 +7,7 @@ from typing import Any
 from app.api import cursors
 from app.api.routing import Ctx, Router
 from app.api.schemas import ListCreate, ListEdit, ListOut, ListPage, ListQuery
-from app.domain.clock import now_ms, rfc3339, to_ms
+from app.domain.clock import rfc3339, to_ms
 from app.domain.errors import NotFound, Unprocessable, validation_error
 from app.domain.lists import Action, ListId, VoucherList, allowed_actions, normalise_tag
 from app.domain.partners import normalise_partner_name
@@ -72,7 +72,7 @@ def _future(field: str, ms: int, now: int) -> int:
     errors=((422, "partner_not_found"), (409, "tag_in_use")),
 )
 async def create_list(ctx: Ctx) -> ListOut:
-    body, now = ctx.body(ListCreate), now_ms()
+    body, now = ctx.body(ListCreate), ctx.now()
     partner = normalise_partner_name(body.partner, field="partner")
     tag = normalise_tag(body.tag)
     created = await ctx.store.lists.create(
@@ -96,7 +96,7 @@ async def create_list(ctx: Ctx) -> ListOut:
     response=ListPage,
 )
 async def list_lists(ctx: Ctx) -> ListPage:
-    query, now = ctx.query(ListQuery), now_ms()
+    query, now = ctx.query(ListQuery), ctx.now()
     after = None
     if query.cursor is not None:
         raw = cursors.decode(
@@ -131,7 +131,7 @@ async def list_lists(ctx: Ctx) -> ListPage:
     errors=(NOT_FOUND,),
 )
 async def get_list(ctx: Ctx) -> ListOut:
-    return render(await load(ctx.store, list_id(ctx)), now_ms())
+    return render(await load(ctx.store, list_id(ctx)), ctx.now())
 
 
 def _no_immutable(raw: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ def _no_immutable(raw: dict[str, Any]) -> None:
     errors=(*TRANSITION_ERRORS, (422, "immutable_field")),
 )
 async def edit_list(ctx: Ctx) -> ListOut:
-    body, now, lid = ctx.body(ListEdit), now_ms(), list_id(ctx)
+    body, now, lid = ctx.body(ListEdit), ctx.now(), list_id(ctx)
     changes: dict[str, str | int | None] = {
         name: getattr(body, name)
         for name in ("name", "description", "low_stock_threshold")
@@ -178,7 +178,7 @@ def _transition(action: Action, summary: str, errors: tuple[tuple[int, str], ...
         errors=(*TRANSITION_ERRORS, *errors),
     )
     async def handler(ctx: Ctx) -> ListOut:
-        lid, now = list_id(ctx), now_ms()
+        lid, now = list_id(ctx), ctx.now()
         current = await load(ctx.store, lid)
         await ctx.store.lists.transition(lid, action, current, now)
         return render(await load(ctx.store, lid), now)
@@ -202,4 +202,4 @@ _transition(Action.ARCHIVE, "Archive a list and free its (partner, tag)", ())
 async def delete_list(ctx: Ctx) -> None:
     lid = list_id(ctx)
     current = await load(ctx.store, lid)
-    await ctx.store.lists.delete(lid, current, now_ms())
+    await ctx.store.lists.delete(lid, current, ctx.now())

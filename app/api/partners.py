@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.api import cursors
 from app.api.routing import Ctx, Router
 from app.api.schemas import Page, PartnerCreate, PartnerItem, PartnerOut, PartnerPage
-from app.domain.clock import now_ms, rfc3339
+from app.domain.clock import rfc3339
 from app.domain.partners import normalise_partner_name
 
 router = Router()
@@ -23,7 +23,7 @@ router = Router()
 )
 async def create_partner(ctx: Ctx) -> PartnerOut:
     name = normalise_partner_name(ctx.body(PartnerCreate).name)
-    partner = await ctx.store.partners.create(name, now_ms())
+    partner = await ctx.store.partners.create(name, ctx.now())
     return PartnerOut(name=partner.name, created_at=rfc3339(partner.created_at))
 
 

@@ -59,6 +59,11 @@ class Ctx:
         assert isinstance(value, str)
         return value
 
+    def now(self) -> int:
+        """Epoch milliseconds from the app's clock (tests may set it)."""
+        clock: Callable[[], int] = self.request.app.state.clock
+        return clock()
+
     @property
     def store(self) -> Store:
         store = self.request.app.state.store

@@ -28,7 +28,7 @@ def connect(settings: Settings) -> Redis:
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 def embedded() -> Redis:

@@ -1,0 +1,152 @@
+"""Fixtures: every store-touching test runs on a real redis-server and on fakeredis."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import httpx
+import pytest
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from app.api.app import create_app
+from app.config import ApiKey, Role, Settings
+from app.store.connection import connect
+from tests.redis_server import RedisServer, redis_server_required
+from tests.state import DAY_MS, Clock, iso
+
+TOKENS: dict[Role, str] = {
+    "admin": "admin-token-0123456789abcdef",
+    "allocator": "allocator-token-0123456789abcdef",
+    "viewer": "viewer-token-0123456789abcdef",
+}
+API_KEYS = [ApiKey(token=t, role=role, user=f"{role}@example.com") for role, t in TOKENS.items()]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; each test starts from an empty one."""
+    if shutil.which("redis-server") is None:
+        if redis_server_required():
+            pytest.fail("redis-server is not on the PATH; CI needs the real one")
+        pytest.skip("redis-server is not on the PATH")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to kill and restart."""
+    if shutil.which("redis-server") is None and not redis_server_required():
+        pytest.skip("redis-server is not on the PATH")
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture(params=["redis", "fake"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def redis_client(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Redis]:
+    if backend == "fake":
+        client: Redis = fakeredis.FakeAsyncRedis(
+            server=fakeredis.FakeServer(), decode_responses=True
+        )
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client = connect(Settings(redis_url=server.url, data_dir=tmp_path))
+        await client.flushall()
+        await client.script_flush()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@dataclass
+class Api:
+    """An HTTP client on the app, with a token per role."""
+
+    client: httpx.AsyncClient
+    app: Starlette
+    redis: Redis
+    clock: Clock
+
+    async def call(
+        self, method: str, path: str, role: Role | None = "admin", **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if role is not None:
+            headers["Authorization"] = f"Bearer {TOKENS[role]}"
+        return await self.client.request(method, path, headers=headers, **kwargs)
+
+    async def get(self, path: str, role: Role | None = "admin", **kw: Any) -> httpx.Response:
+        return await self.call("GET", path, role, **kw)
+
+    async def post(self, path: str, role: Role | None = "admin", **kw: Any) -> httpx.Response:
+        return await self.call("POST", path, role, **kw)
+
+    async def patch(self, path: str, role: Role | None = "admin", **kw: Any) -> httpx.Response:
+        return await self.call("PATCH", path, role, **kw)
+
+    async def put(self, path: str, role: Role | None = "admin", **kw: Any) -> httpx.Response:
+        return await self.call("PUT", path, role, **kw)
+
+    async def delete(self, path: str, role: Role | None = "admin", **kw: Any) -> httpx.Response:
+        return await self.call("DELETE", path, role, **kw)
+
+    async def make_partner(self, name: str = "Acme") -> dict[str, Any]:
+        response = await self.post("/v1/partners", json={"name": name})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def make_list(
+        self, partner: str = "Acme", tag: str = "summer", **fields: Any
+    ) -> dict[str, Any]:
+        payload = {
+            "partner": partner,
+            "tag": tag,
+            "name": f"{partner} {tag}",
+            "expires_at": iso(self.clock.ms + DAY_MS),
+            **fields,
+        }
+        response = await self.post("/v1/lists", json=payload)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@contextlib.asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(api_keys=API_KEYS, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def api(redis_client: Redis, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
+    app = create_app(settings, redis=redis_client, clock=clock)
+    async with running(app) as client:
+        yield Api(client, app, redis_client, clock)

@@ -1,0 +1,51 @@
+"""Helpers for assertions about the store and time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.domain.clock import now_ms, rfc3339
+
+DAY_MS = 86_400_000
+
+
+def iso(ms: int) -> str:
+    return rfc3339(ms)
+
+
+class Clock:
+    """A settable clock (epoch ms) the app reads instead of the wall clock."""
+
+    def __init__(self) -> None:
+        self.ms = now_ms()
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, ms: int) -> None:
+        self.ms += ms
+
+
+async def dump(redis: Redis) -> dict[str, Any]:
+    """Every key with its type and full content: two equal dumps mean nothing changed."""
+    out: dict[str, Any] = {}
+    async for key in redis.scan_iter(count=1000):
+        kind = await redis.type(key)
+        if kind == "string":
+            value: Any = await redis.get(key)
+        elif kind == "hash":
+            value = await redis.hgetall(key)
+        elif kind == "set":
+            value = sorted(await redis.smembers(key))
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            value = await redis.lrange(key, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(key)
+        else:
+            raise AssertionError(f"unexpected type {kind!r} for {key!r}")
+        out[key] = (kind, value)
+    return out

@@ -1,0 +1,112 @@
+"""The store going away: SCRIPT FLUSH, Redis killed and restarted, Redis down at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.api.app import create_app
+from app.config import Settings
+from tests.conftest import API_KEYS, TOKENS, Api, running
+from tests.redis_server import RedisServer
+
+ADMIN = {"Authorization": f"Bearer {TOKENS['admin']}"}
+HANG_GUARD_S = 5  # a guard against hanging, not a speed assertion
+
+
+async def test_calls_and_readiness_survive_script_flush(api: Api) -> None:
+    await api.make_partner()
+    made = await api.make_list()
+    await api.redis.script_flush()
+    ready = await api.get("/readyz", role=None)
+    assert ready.status_code == 200
+    assert ready.json()["scripts_reloaded"] > 0
+    assert (await api.get("/readyz", role=None)).json()["scripts_reloaded"] == 0
+    await api.redis.script_flush()
+    paused = await api.post(f"/v1/lists/{made['id']}/pause")  # NOSCRIPT, reload, retry
+    assert paused.status_code == 200
+    assert paused.json()["status"] == "paused"
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(
+        tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always"
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def real_client(
+    durable_redis: RedisServer, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, RedisServer]]:
+    settings = Settings(redis_url=durable_redis.url, api_keys=API_KEYS, data_dir=tmp_path / "d")
+    async with running(create_app(settings)) as client:
+        yield client, durable_redis
+
+
+async def _expect_unavailable(
+    client: httpx.AsyncClient, method: str, path: str, json: object = None
+) -> None:
+    response = await asyncio.wait_for(
+        client.request(method, path, headers=ADMIN, json=json), HANG_GUARD_S
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "store_unavailable"
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_redis_killed_and_restarted(
+    real_client: tuple[httpx.AsyncClient, RedisServer],
+) -> None:
+    client, server = real_client
+    await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
+    made = (
+        await client.post(
+            "/v1/lists",
+            headers=ADMIN,
+            json={"partner": "Acme", "tag": "t", "name": "n", "expires_at": "2099-01-01T00:00:00Z"},
+        )
+    ).json()
+
+    server.kill()
+    await _expect_unavailable(client, "GET", f"/v1/lists/{made['id']}")
+    await _expect_unavailable(client, "POST", f"/v1/lists/{made['id']}/pause")
+    await _expect_unavailable(client, "POST", "/v1/partners", json={"name": "B"})
+    await _expect_unavailable(client, "GET", "/v1/lists")
+    ready = await asyncio.wait_for(client.get("/readyz"), HANG_GUARD_S)
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "redis": False,
+        "scripts_loaded": False,
+        "scripts_reloaded": 0,
+    }
+    assert (await client.get("/healthz")).status_code == 200
+
+    server.start()  # same port, same append-only file, empty script cache
+    paused = await client.post(f"/v1/lists/{made['id']}/pause", headers=ADMIN)
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["status"] == "paused"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["scripts_loaded"] is True
+
+
+async def test_starts_while_redis_is_down_and_recovers(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")
+    settings = Settings(redis_url=server.url, api_keys=API_KEYS, data_dir=tmp_path / "d")
+    async with running(create_app(settings)) as client:
+        await _expect_unavailable(client, "GET", "/v1/partners")
+        assert (await client.get("/readyz")).status_code == 503
+        server.start()
+        try:
+            assert (await client.get("/readyz")).status_code == 200
+            created = await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
+            assert created.status_code == 201
+        finally:
+            server.kill()
