@@ -1,0 +1,1 @@
+"""Background work: upload processing, event relay, snapshots."""
