@@ -20,12 +20,9 @@
 -- @include list_status
 local metaKey, claimsKey, partnerKey, linksKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local rcall = redis.call
-local status = effective_status(metaKey, tonumber(ARGV[1]))
-if not status then
-  return {-4}
-end
-if not status_in(status, ARGV[2]) then
-  return {-5, status, rcall('HGET', metaKey, 'linked_campaigns')}
+local refused = guard_status(metaKey, tonumber(ARGV[1]), ARGV[2])
+if refused then
+  return refused
 end
 local linked = rcall('HKEYS', linksKey)
 if #linked > 0 then

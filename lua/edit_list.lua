@@ -12,12 +12,9 @@
 ]]
 -- @include list_status
 local metaKey = KEYS[1]
-local status = effective_status(metaKey, tonumber(ARGV[1]))
-if not status then
-  return {-4}
-end
-if not status_in(status, ARGV[2]) then
-  return {-5, status, redis.call('HGET', metaKey, 'linked_campaigns')}
+local refused = guard_status(metaKey, tonumber(ARGV[1]), ARGV[2])
+if refused then
+  return refused
 end
 redis.call('HSET', metaKey, unpack(ARGV, 3))
 return {0}

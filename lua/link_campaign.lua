@@ -15,12 +15,9 @@
 -- @include list_status
 local metaKey, linksKey = KEYS[1], KEYS[2]
 local rcall = redis.call
-local status = effective_status(metaKey, tonumber(ARGV[1]))
-if not status then
-  return {-4}
-end
-if not status_in(status, ARGV[2]) then
-  return {-5, status, rcall('HGET', metaKey, 'linked_campaigns')}
+local refused = guard_status(metaKey, tonumber(ARGV[1]), ARGV[2])
+if refused then
+  return refused
 end
 local linkedAt = rcall('HGET', linksKey, ARGV[3])
 if linkedAt then

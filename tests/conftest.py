@@ -150,3 +150,18 @@ async def api(redis_client: Redis, settings: Settings, clock: Clock) -> AsyncIte
     app = create_app(settings, redis=redis_client, clock=clock)
     async with running(app) as client:
         yield Api(client, app, redis_client, clock)
+
+
+async def all_pages(api: Api, path: str, limit: int, **params: str) -> list[dict[str, Any]]:
+    """Every item of a collection, following next_cursor page by page."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query: dict[str, str | int] = {"limit": limit, **params}
+        if cursor:
+            query["cursor"] = cursor
+        page = (await api.get(path, params=query)).json()
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            return items

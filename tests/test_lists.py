@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain.clock import rfc3339
-from tests.conftest import Api
+from tests.conftest import Api, all_pages
 from tests.state import DAY_MS, iso
 
 
@@ -177,17 +177,7 @@ async def test_listing_filters_and_pages_newest_updated_first(api: Api) -> None:
     await api.post(f"/v1/lists/{made[0]['id']}/pause")  # now the newest
     expected = [made[0]["id"], *[m["id"] for m in reversed(made[1:])]]
 
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, str | int] = {"limit": 3}
-        if cursor:
-            params["cursor"] = cursor
-        page = (await api.get("/v1/lists", params=params)).json()
-        seen += [item["id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [item["id"] for item in await all_pages(api, "/v1/lists", 3)]
     assert seen == expected
 
     acme = (await api.get("/v1/lists", params={"partner": "Acme"})).json()["items"]
@@ -202,14 +192,7 @@ async def test_listing_filters_and_pages_newest_updated_first(api: Api) -> None:
 async def test_listing_pages_through_lists_updated_in_the_same_millisecond(api: Api) -> None:
     await api.make_partner()
     made = {(await api.make_list("Acme", f"t{i}"))["id"] for i in range(5)}
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await api.get("/v1/lists", params=params)).json()
-        seen += [item["id"] for item in page["items"]]
-        if (cursor := page["next_cursor"]) is None:
-            break
+    seen = [item["id"] for item in await all_pages(api, "/v1/lists", 2)]
     assert sorted(seen) == sorted(made)
     assert len(seen) == 5
 

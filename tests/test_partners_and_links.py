@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.conftest import Api, all_pages
 from tests.state import dump
 
 
@@ -22,15 +22,9 @@ async def test_partners_page_in_name_order(api: Api) -> None:
     names = ["delta", "Alpha", "charlie", "Bravo", "échelle", "a b"]
     for name in names:
         await api.make_partner(name)
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, str | int] = {"limit": 4, **({"cursor": cursor} if cursor else {})}
-        page = (await api.get("/v1/partners", role="viewer", params=params)).json()
-        seen += [p["name"] for p in page["items"]]
-        assert all(p["lists"] == 0 for p in page["items"])
-        if (cursor := page["next_cursor"]) is None:
-            break
+    partners = await all_pages(api, "/v1/partners", 4)
+    assert all(p["lists"] == 0 for p in partners)
+    seen = [p["name"] for p in partners]
     assert seen == sorted(names, key=lambda n: n.encode())
 
 

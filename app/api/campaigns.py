@@ -65,9 +65,7 @@ async def unlink_campaign(ctx: Ctx) -> None:
 async def list_links(ctx: Ctx) -> LinkPage:
     lid, page = list_id(ctx), ctx.query(Page)
     await load(ctx.store, lid)
-    after = None
-    if page.cursor is not None:
-        after = cursors.decode(page.cursor, lambda v: isinstance(v, str))
+    after = cursors.decode_name(page.cursor)
     links = [
         link
         for link in await ctx.store.campaigns.links(lid)

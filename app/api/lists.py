@@ -97,18 +97,7 @@ async def create_list(ctx: Ctx) -> ListOut:
 )
 async def list_lists(ctx: Ctx) -> ListPage:
     query, now = ctx.query(ListQuery), ctx.now()
-    after = None
-    if query.cursor is not None:
-        raw = cursors.decode(
-            query.cursor,
-            lambda v: (
-                isinstance(v, list)
-                and len(v) == 2
-                and isinstance(v[0], int)
-                and isinstance(v[1], str)
-            ),
-        )
-        after = (raw[0], raw[1])
+    after = cursors.decode_position(query.cursor)
 
     def keep(vl: VoucherList) -> bool:
         return (query.status is None or vl.status(now) is query.status) and (

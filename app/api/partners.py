@@ -37,10 +37,7 @@ async def create_partner(ctx: Ctx) -> PartnerOut:
 )
 async def list_partners(ctx: Ctx) -> PartnerPage:
     page = ctx.query(Page)
-    after = None
-    if page.cursor is not None:
-        after = cursors.decode(page.cursor, lambda v: isinstance(v, str))
-    partners, last = await ctx.store.partners.page(page.limit, after)
+    partners, last = await ctx.store.partners.page(page.limit, cursors.decode_name(page.cursor))
     return PartnerPage(
         items=[
             PartnerItem(name=p.name, created_at=rfc3339(p.created_at), lists=p.lists)
