@@ -7,6 +7,7 @@ import logging
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from app.api.auth import admin_token_path, resolve_api_keys
 from app.config import Settings
@@ -69,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VOUCHERS_{'_'.join(str(p) for p in e['loc'][:1]).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        print(f"vouchers: invalid configuration: {problems}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return serve(settings, args)
     return 2

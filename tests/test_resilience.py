@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -110,3 +111,20 @@ async def test_starts_while_redis_is_down_and_recovers(tmp_path: Path) -> None:
             assert created.status_code == 201
         finally:
             server.kill()
+
+
+async def test_a_hung_redis_gives_503_and_recovery(
+    real_client: tuple[httpx.AsyncClient, RedisServer],
+) -> None:
+    client, server = real_client
+    assert (await client.post("/v1/partners", json={"name": "A"}, headers=ADMIN)).status_code == 201
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        await _expect_unavailable(client, "GET", "/v1/partners")
+        assert (await asyncio.wait_for(client.get("/readyz"), HANG_GUARD_S)).status_code == 503
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    listed = await client.get("/v1/partners", headers=ADMIN)
+    assert listed.status_code == 200
+    assert [p["name"] for p in listed.json()["items"]] == ["A"]
