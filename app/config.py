@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.lists import MAX_CODES_PER_LIST
+
 Role = Literal["admin", "allocator", "viewer"]
 
 
@@ -30,6 +32,9 @@ class Settings(BaseSettings):
     redis_pool_size: int = Field(default=64, ge=1)
     redis_timeout_s: float = Field(default=0.4, gt=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
+    upload_lease_s: float = Field(default=10.0, gt=0)  # a crashed upload resumes after this
+    upload_concurrency: int = Field(default=2, ge=1)  # uploads processed at once per worker
+    max_codes_per_list: int = Field(default=MAX_CODES_PER_LIST, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property

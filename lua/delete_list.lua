@@ -1,24 +1,29 @@
 --[[
-  Delete a list that is not archived and has no linked campaign: every key of the list goes,
-  its (partner, tag) claim is freed and its partner's count drops. Its id is never reused.
+  Delete a list that is not archived and has no linked campaign: every key of the list goes
+  (its upload records too), its (partner, tag) claim is freed and its partner's count drops.
+  Its id is never reused.
   Input:
     KEYS[1] meta hash
     KEYS[2] claims hash of the partner's slot
     KEYS[3] partner hash
     KEYS[4] links hash
-    KEYS[5..] the list's other keys, all unlinked
+    KEYS[5] uploads index zset
+    KEYS[6..] the list's other keys and every upload record, all unlinked
     ARGV[1] now, epoch milliseconds
     ARGV[2] statuses delete is allowed from, comma-separated
     ARGV[3] claim field, "<partner>\n<tag>"
     ARGV[4] list id
+    ARGV[5] how many upload records the caller passed (must equal the index's size)
   Output:
     {0}                          deleted
     {-4}                         no such list
     {-5, status, linkedCount}    the current (effective) status does not allow deleting
     {-6, campaignId...}          campaigns are still linked
+    {-13}                        an upload was recorded meanwhile: read the index and retry
 ]]
 -- @include list_status
-local metaKey, claimsKey, partnerKey, linksKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local metaKey, claimsKey, partnerKey, linksKey, uploadsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5]
 local rcall = redis.call
 local refused = guard_status(metaKey, tonumber(ARGV[1]), ARGV[2])
 if refused then
@@ -28,9 +33,12 @@ local linked = rcall('HKEYS', linksKey)
 if #linked > 0 then
   return {-6, unpack(linked)}
 end
+if rcall('ZCARD', uploadsKey) ~= tonumber(ARGV[5]) then
+  return {-13}
+end
 if rcall('HGET', claimsKey, ARGV[3]) == ARGV[4] then
   rcall('HDEL', claimsKey, ARGV[3])
 end
 rcall('HINCRBY', partnerKey, 'lists', -1)
-rcall('UNLINK', metaKey, linksKey, unpack(KEYS, 5))
+rcall('UNLINK', metaKey, linksKey, uploadsKey, unpack(KEYS, 6))
 return {0}

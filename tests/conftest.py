@@ -111,6 +111,28 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
+    async def upload(
+        self, list_id: str, content: bytes, name: str = "codes.csv", wait: bool = True
+    ) -> dict[str, Any]:
+        """POST a file; with `wait`, let the background job finish and return the final upload."""
+        response = await self.post(
+            f"/v1/lists/{list_id}/uploads", files={"file": (name, content, "text/csv")}
+        )
+        assert response.status_code == 202, response.text
+        body: dict[str, Any] = response.json()
+        if not wait:
+            return body
+        await self.app.state.uploads.drain()
+        final = await self.get(f"/v1/lists/{list_id}/uploads/{body['id']}")
+        assert final.status_code == 200
+        result: dict[str, Any] = final.json()
+        return result
+
+    async def errors_file(self, list_id: str, upload_id: str) -> str:
+        response = await self.get(f"/v1/lists/{list_id}/uploads/{upload_id}/errors")
+        assert response.status_code == 200, response.text
+        return response.text
+
     async def make_list(
         self, partner: str = "Acme", tag: str = "summer", **fields: Any
     ) -> dict[str, Any]:

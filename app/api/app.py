@@ -12,13 +12,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from app.api import campaigns, health, lists, openapi, partners
+from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
 from app.api.metrics import Metrics
 from app.api.routing import Endpoint, build_route
 from app.config import Settings
 from app.domain.clock import now_ms
+from app.jobs.uploads import UploadWorker
 from app.store.connection import UNAVAILABLE, connect
+from app.store.files import FileStore
 from app.store.store import Store
 
 log = logging.getLogger("vouchers")
@@ -28,6 +31,7 @@ ENDPOINTS: list[Endpoint] = [
     *partners.router.endpoints,
     *lists.router.endpoints,
     *campaigns.router.endpoints,
+    *upload_routes.router.endpoints,
 ]
 
 
@@ -41,6 +45,8 @@ def create_app(
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
     store = Store(client, settings.key_prefix)
+    files = FileStore(settings.data_dir)
+    uploads = UploadWorker(store, files, settings, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -50,9 +56,11 @@ def create_app(
             log.warning(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
             )
+        uploads.start()  # resumes uploads left in progress, then keeps watching
         try:
             yield
         finally:
+            await uploads.close()
             if redis is None:
                 await client.aclose()
 
@@ -63,6 +71,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.files = files
+    app.state.uploads = uploads
     app.state.auth = Authenticator(resolve_api_keys(settings))
     app.state.metrics = Metrics()
     app.state.clock = clock

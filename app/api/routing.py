@@ -26,7 +26,9 @@ from app.domain.errors import (
     StoreUnavailable,
     UnsupportedMediaType,
 )
+from app.jobs.uploads import UploadWorker
 from app.store.connection import UNAVAILABLE
+from app.store.files import FileStore
 from app.store.store import Store
 
 log = logging.getLogger("vouchers.api")
@@ -63,6 +65,18 @@ class Ctx:
         """Epoch milliseconds from the app's clock (tests may set it)."""
         clock: Callable[[], int] = self.request.app.state.clock
         return clock()
+
+    @property
+    def files(self) -> FileStore:
+        files = self.request.app.state.files
+        assert isinstance(files, FileStore)
+        return files
+
+    @property
+    def uploads(self) -> UploadWorker:
+        worker = self.request.app.state.uploads
+        assert isinstance(worker, UploadWorker)
+        return worker
 
     @property
     def store(self) -> Store:

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.domain.lists import DESCRIPTION_MAX, NAME_MAX, TAG_MAX, Action, Status
 from app.domain.partners import PARTNER_MAX
+from app.domain.uploads import UploadStatus
 
 Timestamp = Field(description="RFC 3339 UTC with milliseconds, e.g. 2026-12-31T23:59:59.000Z")
 
@@ -134,4 +135,31 @@ class LinkOut(BaseModel):
 
 class LinkPage(BaseModel):
     items: list[LinkOut]
+    next_cursor: str | None
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+class ErrorCount(BaseModel):
+    code: str
+    count: int
+
+
+class UploadOut(BaseModel):
+    id: str
+    list_id: str
+    status: UploadStatus
+    uploaded_by: str
+    file_name: str
+    created_at: str = Timestamp
+    finished_at: str | None = Timestamp
+    codes_total: int = Field(description="data rows in the file")
+    codes_uploaded: int = Field(description="rows added to the list")
+    error_count: int = Field(description="rows rejected")
+    errors: list[ErrorCount]
+
+
+class UploadPage(BaseModel):
+    items: list[UploadOut]
     next_cursor: str | None

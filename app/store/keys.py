@@ -5,7 +5,8 @@ touch a partner record, its (partner, tag) claims and one list's keys) runs on o
 slot. A list id `acme.summer.1z` maps to keys `pv:{acme}.summer.1z:<suffix>`: the familiar
 `pv:{L}:<suffix>` layout with the braces narrowed to the partner part of the id.
 
-Global keys (each on its own slot): the partner registry, the list index and the list sequence.
+Global keys (each on its own slot): the partner registry, the list index, the list sequence and
+the set of uploads in progress.
 """
 
 from __future__ import annotations
@@ -17,16 +18,32 @@ from app.domain.lists import ListId, partner_slot
 
 @dataclass(frozen=True)
 class ListKeys:
-    meta: str  # hash: fields of the list, counters, rev
+    base: str
+    meta: str  # hash: fields of the list and its counters
     avail: str  # set: unissued codes
     dedupe: str  # set: every code uploaded while the list is not archived
     issued: str  # hash: code -> allocation record
     idem: str  # hash: idempotency scope -> code
     links: str  # hash: campaign id -> linked_at ms
     outbox: str  # stream: events written with the change that caused them
+    uploads: str  # zset: upload id scored by created_at ms
 
-    def all(self) -> tuple[str, ...]:
-        return (self.meta, self.avail, self.dedupe, self.issued, self.idem, self.links, self.outbox)
+    def fixed(self) -> tuple[str, ...]:
+        """Every key of the list but its upload records (one per upload, see `upload`)."""
+        return (
+            self.meta,
+            self.avail,
+            self.dedupe,
+            self.issued,
+            self.idem,
+            self.links,
+            self.outbox,
+            self.uploads,
+        )
+
+    def upload(self, upload_id: str) -> str:
+        """Hash: one upload's record and its committed progress."""
+        return f"{self.base}:upload:{upload_id}"
 
 
 class Keys:
@@ -35,6 +52,7 @@ class Keys:
         self.partners = f"{prefix}:partners"  # zset, score 0: partner names in byte order
         self.lists = f"{prefix}:lists"  # zset: list id scored by updated_at ms
         self.list_sequence = f"{prefix}:seq:lists"  # counter behind list ids
+        self.active_uploads = f"{prefix}:uploads:active"  # set: "<list id>/<upload id>"
 
     def partner(self, name: str) -> str:
         """Hash: created_at, lists (non-archived list count)."""
@@ -47,6 +65,7 @@ class Keys:
     def list(self, list_id: ListId) -> ListKeys:
         base = f"{self.prefix}:{{{list_id.slot}}}.{list_id.rest}"
         return ListKeys(
+            base=base,
             meta=f"{base}:meta",
             avail=f"{base}:avail",
             dedupe=f"{base}:dedupe",
@@ -54,6 +73,7 @@ class Keys:
             idem=f"{base}:idem",
             links=f"{base}:links",
             outbox=f"{base}:outbox",
+            uploads=f"{base}:uploads",
         )
 
 

@@ -18,7 +18,8 @@ from app.domain.lists import (
     statuses_allowing,
 )
 from app.store.keys import Keys, claim_field
-from app.store.scripts import Scripts, raise_for
+from app.store.paging import Position, newest_first
+from app.store.scripts import Code, Scripts, raise_for
 
 SCAN_BATCH = 200  # index entries read per round trip when paging with filters
 
@@ -115,44 +116,31 @@ class ListStore:
         self,
         *,
         limit: int,
-        after: tuple[int, str] | None,
+        after: Position | None,
         keep: ListFilter,
         max_scanned: int = 5000,
-    ) -> tuple[list[VoucherList], tuple[int, str] | None]:
+    ) -> tuple[list[VoucherList], Position | None]:
         """Lists newest `updated_at` first, starting after the (score, id) cursor `after`.
         `keep` filters; at most `max_scanned` index entries are read per page, so a selective
         filter may return a short page with a cursor to continue from."""
-        top = "+inf" if after is None else after[0]
         found: list[VoucherList] = []
-        offset = scanned = 0
-        last: tuple[int, str] | None = None
-        while scanned < max_scanned:
-            rows = cast(
-                list[tuple[str, float]],
-                await self._redis.zrevrangebyscore(
-                    self._keys.lists, top, "-inf", start=offset, num=SCAN_BATCH, withscores=True
-                ),
-            )
-            if not rows:
-                return found, None
-            offset += len(rows)
-            fresh = [
-                (lid, int(score))
-                for lid, score in rows
-                if after is None or (int(score), lid) < after
-            ]
+        scanned = 0
+        last: Position | None = None
+        async for rows in newest_first(self._redis, self._keys.lists, after, SCAN_BATCH):
             async with self._redis.pipeline(transaction=False) as pipe:
-                for lid, _ in fresh:
+                for _, lid in rows:
                     pipe.hgetall(self._keys.list(ListId(lid)).meta)
                 metas: list[dict[str, str]] = await pipe.execute()
-            for (lid, score), meta in zip(fresh, metas, strict=True):
+            for position, meta in zip(rows, metas, strict=True):
                 scanned += 1
-                last = (score, lid)
-                if meta and keep(parse_meta(lid, meta)):
-                    found.append(parse_meta(lid, meta))
+                last = position
+                if meta and keep(vl := parse_meta(position[1], meta)):
+                    found.append(vl)
                     if len(found) == limit:
                         return found, last
-        return found, last
+                if scanned >= max_scanned:
+                    return found, last
+        return found, None
 
     async def edit(
         self, list_id: ListId, changes: Mapping[str, str | int | None], now: int
@@ -201,21 +189,32 @@ class ListStore:
 
     async def delete(self, list_id: ListId, current: VoucherList, now: int) -> None:
         keys = self._keys.list(list_id)
-        others = [k for k in keys.all() if k not in (keys.meta, keys.links)]
-        raise_for(
-            await self._scripts.run(
+        fixed = (keys.meta, keys.links, keys.uploads)
+        others = [k for k in keys.fixed() if k not in fixed]
+        while True:  # an upload recorded between reading the index and deleting: read again
+            uploads = cast(list[str], await self._redis.zrange(keys.uploads, 0, -1))
+            reply = await self._scripts.run(
                 "delete_list",
                 [
                     keys.meta,
                     self._keys.claims(current.partner),
                     self._keys.partner(current.partner),
                     keys.links,
+                    keys.uploads,
                     *others,
+                    *(keys.upload(u) for u in uploads),
                 ],
-                [now, _csv(DELETABLE), claim_field(current.partner, current.tag), list_id.value],
-            ),
-            lambda status, linked: refusal(Action.DELETE, status, linked),
-        )
+                [
+                    now,
+                    _csv(DELETABLE),
+                    claim_field(current.partner, current.tag),
+                    list_id.value,
+                    len(uploads),
+                ],
+            )
+            if Code(int(reply[0])) is not Code.STALE:
+                break
+        raise_for(reply, lambda status, linked: refusal(Action.DELETE, status, linked))
         await self._redis.zrem(self._keys.lists, list_id.value)
 
     async def _touch(self, list_id: ListId, now: int) -> None:

@@ -34,6 +34,13 @@ class Code(IntEnum):
     STATUS_REFUSED = -5
     LIST_LINKED = -6
     LINK_NOT_FOUND = -7
+    # Codes the upload job handles itself; never seen by a client.
+    LEASE_LOST = -8
+    LIST_ARCHIVED = -9
+    UPLOAD_NOT_FOUND = -10
+    UPLOAD_FINISHED = -11
+    LIST_FULL = -12
+    STALE = -13
 
 
 Refusal = Callable[[Status, int], ServiceError]
@@ -99,6 +106,11 @@ SCRIPT_NAMES = (
     "delete_list",
     "link_campaign",
     "unlink_campaign",
+    "create_upload",
+    "claim_upload",
+    "reserve_upload",
+    "upload_batch",
+    "finish_upload",
 )
 
 

@@ -9,6 +9,7 @@ from app.store.keys import Keys
 from app.store.lists import ListStore
 from app.store.partners import PartnerStore
 from app.store.scripts import Scripts
+from app.store.uploads import UploadStore
 
 
 class Store:
@@ -19,6 +20,7 @@ class Store:
         self.partners = PartnerStore(redis, self.keys, self.scripts)
         self.lists = ListStore(redis, self.keys, self.scripts)
         self.campaigns = CampaignStore(redis, self.keys, self.scripts)
+        self.uploads = UploadStore(redis, self.keys, self.scripts)
 
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""

@@ -1,0 +1,325 @@
+"""Processing uploads in the background, resumable after a crash.
+
+An upload goes through two phases, both driven from the file on disk:
+- checking: read every row (domain rules), count rows and row errors, collect the candidates
+  (valid codes, first in their file), then reserve room for the fresh ones in the list. No
+  code is added; a file-level error fails the upload here. A crash in this phase redoes it.
+- adding: feed the candidates to `upload_batch.lua` a batch at a time. Each call adds the fresh
+  codes and commits the upload's progress atomically; a crash resumes after the last
+  committed batch (the check is redone to rebuild the candidates, which is deterministic).
+
+One process at a time holds an upload's lease (Redis server time); a process that dies loses
+it, and any process resumes the upload once the lease has run out: at start-up and on the
+janitor's rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import heapq
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from app.config import Settings
+from app.domain.csv_rows import MESSAGES, FileError, FileRejected, RowError, RowReader, row_error
+from app.domain.lists import ListId
+from app.domain.uploads import UploadStatus
+from app.store.connection import UNAVAILABLE
+from app.store.files import FileStore, UploadFiles
+from app.store.scripts import Code
+from app.store.store import Store
+
+if TYPE_CHECKING:
+    from _csv import Writer as CsvWriter
+
+log = logging.getLogger("vouchers.uploads")
+
+READ_CHUNK = 64 * 1024  # bytes parsed between two yields to the event loop
+BATCH = 5000  # candidates per upload_batch.lua call
+FRESH_PROBE = 10_000  # codes per SMISMEMBER while estimating fresh codes
+SHOWN_CODE = 120  # characters of a code shown in the error file
+ERROR_HEADER = ("row", "code", "error_code", "message")
+
+
+def shown(code: str) -> str:
+    """A code as the error file shows it: printable, and cut when very long."""
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in code[: SHOWN_CODE + 1])
+    return text if len(code) <= SHOWN_CODE else text[:SHOWN_CODE] + "…"
+
+
+def write_file_error(files: UploadFiles, error: FileError, line: int | None) -> None:
+    files.directory.mkdir(parents=True, exist_ok=True)
+    with files.errors.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(ERROR_HEADER)
+        writer.writerow(("" if line is None else line, "", error.value, MESSAGES[error]))
+
+
+class Lost(Exception):
+    """The upload is no longer ours to work on (lease lost, upload or list gone)."""
+
+
+class Ended(Exception):
+    """The upload must end as failed with this file-level or list error."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Checked:
+    codes: list[str] = field(default_factory=list)  # candidates, in file order
+    lines: list[int] = field(default_factory=list)
+    codes_total: int = 0
+    row_errors: Counter[str] = field(default_factory=Counter)
+
+
+class UploadJob:
+    """One upload, from claim to finish."""
+
+    def __init__(self, worker: UploadWorker, list_id: ListId, upload_id: str) -> None:
+        self.w, self.list_id, self.upload_id = worker, list_id, upload_id
+        self.files = worker.files.upload(list_id, upload_id)
+        self._renewed = time.monotonic()
+
+    async def run(self) -> None:
+        uploads = self.w.store.uploads
+        code, record = await uploads.claim(
+            self.list_id, self.upload_id, self.w.owner, self.w.lease_ms
+        )
+        if code in (Code.UPLOAD_FINISHED, Code.UPLOAD_NOT_FOUND):
+            await uploads.forget(self.list_id, self.upload_id)
+            return
+        if code is not Code.OK:
+            return  # another process holds it
+        try:
+            await self._process(record)
+        except Lost:
+            return
+        except Ended as ended:
+            await self._finish(UploadStatus.FAILED, {"failure": ended.code})
+        except FileRejected as rejected:
+            write_file_error(self.files, rejected.error, rejected.line)
+            totals = {"codes_total": 0, "error_count": 0}
+            await self._finish(UploadStatus.FAILED, {"failure": rejected.error.value, **totals})
+        await uploads.forget(self.list_id, self.upload_id)
+        for path in self.files.scratch():
+            path.unlink(missing_ok=True)
+
+    async def _process(self, record: dict[str, str]) -> None:
+        checked = await self._check()
+        if record.get("phase", "checking") == "checking":
+            if checked.codes_total == 0:
+                raise FileRejected(FileError.EMPTY_FILE)
+            await self._reserve(checked)
+            record = {"cands_done": "0", "dups_bytes": "0", "pending_dups": ""}
+        await self._add(checked, record)
+        self._write_error_file()
+        await self._finish(UploadStatus.COMPLETED, {})
+
+    async def _check(self) -> Checked:
+        checked = Checked()
+        seen: set[str] = set()
+        reader = RowReader()
+        self.files.row_errors.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            self.files.original.open("rb") as source,
+            self.files.row_errors.open("w", newline="", encoding="utf-8") as out,
+        ):
+            writer = csv.writer(out)
+            while True:
+                chunk = source.read(READ_CHUNK)
+                rows = reader.feed(chunk, final=not chunk)
+                checked.codes_total += len(rows.codes)
+                for line, code in zip(rows.lines, rows.codes, strict=True):
+                    error = row_error(code)
+                    if error is None and code in seen:
+                        error = RowError.DUPLICATE_IN_FILE
+                    if error is not None:
+                        checked.row_errors[error] += 1
+                        writer.writerow((line, shown(code), error.value, MESSAGES[error]))
+                        continue
+                    seen.add(code)
+                    checked.codes.append(code)
+                    checked.lines.append(line)
+                if not chunk:
+                    return checked
+                await self._breathe()
+
+    async def _breathe(self) -> None:
+        """Let requests run between chunks, and keep the lease while checking."""
+        await asyncio.sleep(0)
+        if time.monotonic() - self._renewed > self.w.lease_ms / 3000:
+            code, _ = await self.w.store.uploads.claim(
+                self.list_id, self.upload_id, self.w.owner, self.w.lease_ms
+            )
+            if code is not Code.OK:
+                raise Lost
+            self._renewed = time.monotonic()
+
+    async def _reserve(self, checked: Checked) -> None:
+        uploads = self.w.store.uploads
+        fresh = len(checked.codes)
+        if fresh and await uploads.dedupe_size(self.list_id):
+            for start in range(0, len(checked.codes), FRESH_PROBE):
+                known = await uploads.known(
+                    self.list_id, checked.codes[start : start + FRESH_PROBE]
+                )
+                fresh -= sum(known)
+        errors = checked.row_errors
+        totals = {
+            "codes_total": checked.codes_total,
+            "error_count": sum(errors.values()),
+            **{f"err:{code}": count for code, count in errors.items()},
+        }
+        code = await uploads.reserve(
+            self.list_id,
+            self.upload_id,
+            self.w.owner,
+            self.w.lease_ms,
+            fresh,
+            self.w.max_codes,
+            totals,
+        )
+        if code is Code.LIST_FULL:
+            raise FileRejected(FileError.LIST_FULL)
+        self._check_code(code)
+
+    def _check_code(self, code: Code) -> None:
+        if code is Code.LIST_ARCHIVED:
+            raise Ended("list_not_uploadable")
+        if code is not Code.OK:
+            raise Lost
+
+    async def _add(self, checked: Checked, record: dict[str, str]) -> None:
+        done = int(record["cands_done"])
+        with _appendable(self.files.duplicates, int(record["dups_bytes"])) as dups:
+            writer = csv.writer(dups)
+            pending = [int(i) for i in record.get("pending_dups", "").split(",") if i]
+            self._write_duplicates(writer, checked, pending)
+            while done < len(checked.codes):
+                batch = checked.codes[done : done + BATCH]
+                dups.flush()
+                result = await self.w.store.uploads.add_batch(
+                    self.list_id,
+                    self.upload_id,
+                    self.w.owner,
+                    self.w.lease_ms,
+                    done,
+                    dups.tell(),
+                    batch,
+                )
+                self._check_code(result.code)
+                self._write_duplicates(writer, checked, result.duplicates)
+                done += len(batch)
+
+    @staticmethod
+    def _write_duplicates(writer: CsvWriter, checked: Checked, indexes: Iterable[int]) -> None:
+        error = RowError.DUPLICATE_CODE
+        for i in indexes:
+            writer.writerow(
+                (checked.lines[i], shown(checked.codes[i]), error.value, MESSAGES[error])
+            )
+
+    def _write_error_file(self) -> None:
+        """Merge the row errors and the duplicates, both in row order, into the error file."""
+        tmp = self.files.errors.with_suffix(".tmp")
+        with (
+            self.files.row_errors.open(newline="", encoding="utf-8") as rows,
+            self.files.duplicates.open(newline="", encoding="utf-8") as dups,
+            tmp.open("w", newline="", encoding="utf-8") as out,
+        ):
+            writer = csv.writer(out)
+            writer.writerow(ERROR_HEADER)
+            merged = heapq.merge(csv.reader(rows), csv.reader(dups), key=lambda r: int(r[0]))
+            writer.writerows(merged)
+        tmp.replace(self.files.errors)
+
+    async def _finish(self, status: UploadStatus, fields: dict[str, str | int]) -> None:
+        code = await self.w.store.uploads.finish(
+            self.list_id, self.upload_id, self.w.owner, status, self.w.clock(), fields
+        )
+        if code not in (Code.OK, Code.UPLOAD_FINISHED):
+            raise Lost
+
+
+@contextlib.contextmanager
+def _appendable(path: Path, committed: int) -> Iterator[IO[str]]:
+    """The duplicates file cut back to its committed length, open for appending."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as raw:
+        raw.truncate(committed)
+    with path.open("a", newline="", encoding="utf-8") as out:
+        yield out
+
+
+class UploadWorker:
+    """Runs upload jobs in this process and picks up uploads other processes left behind."""
+
+    def __init__(
+        self,
+        store: Store,
+        files: FileStore,
+        settings: Settings,
+        clock: Callable[[], int],
+    ) -> None:
+        self.store, self.files, self.clock = store, files, clock
+        self.max_codes = settings.max_codes_per_list
+        lease_s, concurrency = settings.upload_lease_s, settings.upload_concurrency
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.lease_ms = int(lease_s * 1000)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._janitor: asyncio.Task[None] | None = None
+
+    def submit(self, list_id: ListId, upload_id: str) -> None:
+        key = f"{list_id.value}/{upload_id}"
+        if key not in self._tasks:
+            task = asyncio.create_task(self._run(list_id, upload_id), name=f"upload {key}")
+            self._tasks[key] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(key, None))
+
+    async def _run(self, list_id: ListId, upload_id: str) -> None:
+        async with self._slots:
+            try:
+                await UploadJob(self, list_id, upload_id).run()
+            except UNAVAILABLE as exc:
+                log.warning(
+                    "upload %s paused: store unavailable (%s)", upload_id, type(exc).__name__
+                )
+            except Exception:
+                log.exception("upload %s stopped; it resumes when its lease runs out", upload_id)
+
+    async def resume_all(self) -> None:
+        for list_id, upload_id in await self.store.uploads.active():
+            self.submit(list_id, upload_id)
+
+    def start(self) -> None:
+        self._janitor = asyncio.create_task(self._janitor_loop(), name="upload janitor")
+
+    async def _janitor_loop(self) -> None:
+        while True:
+            with contextlib.suppress(*UNAVAILABLE):
+                await self.resume_all()
+            await asyncio.sleep(self.lease_ms / 2000)
+
+    async def drain(self) -> None:
+        """Wait until every job this process runs has ended (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._janitor, *self._tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

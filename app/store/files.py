@@ -1,0 +1,53 @@
+"""Upload files on disk, under VOUCHERS_DATA_DIR/uploads/<list id>/. Names are built from ids
+only: a client's file name is display text and never part of a path."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.lists import ListId
+
+
+@dataclass(frozen=True)
+class UploadFiles:
+    directory: Path
+    upload_id: str
+
+    @property
+    def original(self) -> Path:
+        return self.directory / f"{self.upload_id}.csv"
+
+    @property
+    def errors(self) -> Path:
+        """The finished error file: `row,code,error_code,message`."""
+        return self.directory / f"{self.upload_id}.errors.csv"
+
+    @property
+    def row_errors(self) -> Path:
+        """Row errors found while checking the file (rebuilt from scratch on a resume)."""
+        return self.directory / f"{self.upload_id}.rows.part"
+
+    @property
+    def duplicates(self) -> Path:
+        """duplicate_code rows, appended batch by batch (cut back to the committed length on a
+        resume)."""
+        return self.directory / f"{self.upload_id}.dups.part"
+
+    def scratch(self) -> tuple[Path, ...]:
+        return (self.row_errors, self.duplicates)
+
+
+class FileStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "uploads"
+
+    def _dir(self, list_id: ListId) -> Path:
+        return self.root / list_id.value
+
+    def upload(self, list_id: ListId, upload_id: str) -> UploadFiles:
+        return UploadFiles(self._dir(list_id), upload_id)
+
+    def remove_list(self, list_id: ListId) -> None:
+        shutil.rmtree(self._dir(list_id), ignore_errors=True)

@@ -1,0 +1,215 @@
+"""Upload records, their committed progress, and the scripts that add codes in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from redis.asyncio import Redis
+
+from app.domain.errors import Conflict
+from app.domain.lists import Action, ListId, Status, statuses_allowing
+from app.domain.uploads import Upload, UploadStatus
+from app.store.keys import Keys
+from app.store.paging import Position, newest_first
+from app.store.scripts import Code, Scripts, raise_for
+
+ERR_PREFIX = "err:"
+
+
+def parse_upload(list_id: str, upload_id: str, rec: Mapping[str, str]) -> Upload:
+    errors = {k[len(ERR_PREFIX) :]: int(v) for k, v in rec.items() if k.startswith(ERR_PREFIX)}
+    if rec.get("failure"):
+        errors[rec["failure"]] = 1
+    return Upload(
+        id=upload_id,
+        list_id=list_id,
+        status=UploadStatus(rec["status"]),
+        uploaded_by=rec["uploaded_by"],
+        file_name=rec["file_name"],
+        created_at=int(rec["created_at"]),
+        finished_at=int(rec["finished_at"]) if rec.get("finished_at") else None,
+        codes_total=int(rec.get("codes_total", 0)),
+        codes_uploaded=int(rec.get("codes_uploaded", 0)),
+        error_count=int(rec.get("error_count", 0)),
+        errors={k: v for k, v in sorted(errors.items()) if v},
+    )
+
+
+def not_uploadable(status: Status, _linked: int) -> Conflict:
+    return Conflict(
+        f"Codes cannot be uploaded to a list that is {status.value}.",
+        code="list_not_uploadable",
+        status=status.value,
+    )
+
+
+def _pairs(fields: Mapping[str, str | int]) -> list[str | int]:
+    return [x for pair in fields.items() for x in pair]
+
+
+@dataclass(frozen=True)
+class Batch:
+    code: Code
+    added: int = 0
+    duplicates: tuple[int, ...] = ()  # indexes among the upload's candidates
+
+
+class UploadStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._redis, self._keys, self._scripts = redis, keys, scripts
+
+    def _active(self, list_id: ListId, upload_id: str) -> str:
+        return f"{list_id.value}/{upload_id}"
+
+    async def create(
+        self, list_id: ListId, upload_id: str, fields: Mapping[str, str | int], now: int
+    ) -> Upload:
+        """Record an upload; an in-progress one is also put on the set the job scans, first,
+        so a crash between the two steps cannot leave it unprocessed."""
+        keys = self._keys.list(list_id)
+        in_progress = fields["status"] == UploadStatus.IN_PROGRESS
+        if in_progress:
+            await self._redis.sadd(self._keys.active_uploads, self._active(list_id, upload_id))
+        try:
+            raise_for(
+                await self._scripts.run(
+                    "create_upload",
+                    [keys.meta, keys.uploads, keys.upload(upload_id)],
+                    [
+                        now,
+                        ",".join(s.value for s in statuses_allowing(Action.UPLOAD_CODES)),
+                        upload_id,
+                        *_pairs(fields),
+                    ],
+                ),
+                not_uploadable,
+            )
+        except BaseException:
+            if in_progress:
+                await self.forget(list_id, upload_id)
+            raise
+        return parse_upload(list_id.value, upload_id, {k: str(v) for k, v in fields.items()})
+
+    async def get(self, list_id: ListId, upload_id: str) -> Upload | None:
+        rec = await self.record(list_id, upload_id)
+        return parse_upload(list_id.value, upload_id, rec) if rec else None
+
+    async def record(self, list_id: ListId, upload_id: str) -> dict[str, str]:
+        key = self._keys.list(list_id).upload(upload_id)
+        return cast(dict[str, str], await self._redis.hgetall(key))
+
+    async def page(
+        self, list_id: ListId, limit: int, after: Position | None
+    ) -> tuple[list[Upload], Position | None]:
+        """Newest first, starting after the (created_at, id) cursor `after`."""
+        keys = self._keys.list(list_id)
+        shown: list[Position] = []
+        async for rows in newest_first(self._redis, keys.uploads, after, limit + 1):
+            shown += rows
+            if len(shown) > limit:
+                break
+        more = len(shown) > limit
+        shown = shown[:limit]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, uid in shown:
+                pipe.hgetall(keys.upload(uid))
+            recs = cast(list[dict[str, str]], await pipe.execute())
+        found = [
+            parse_upload(list_id.value, uid, r)
+            for (_, uid), r in zip(shown, recs, strict=True)
+            if r
+        ]
+        return found, (shown[-1] if more and shown else None)
+
+    async def active(self) -> list[tuple[ListId, str]]:
+        members = cast(set[str], await self._redis.smembers(self._keys.active_uploads))
+        found = []
+        for member in sorted(members):
+            list_part, _, upload_id = member.partition("/")
+            parsed = ListId.parse(list_part)
+            if parsed is not None:
+                found.append((parsed, upload_id))
+        return found
+
+    async def forget(self, list_id: ListId, upload_id: str) -> None:
+        await self._redis.srem(self._keys.active_uploads, self._active(list_id, upload_id))
+
+    async def claim(
+        self, list_id: ListId, upload_id: str, owner: str, lease_ms: int
+    ) -> tuple[Code, dict[str, str]]:
+        reply = await self._scripts.run(
+            "claim_upload", [self._keys.list(list_id).upload(upload_id)], [owner, lease_ms]
+        )
+        code = Code(int(reply[0]))
+        rec = dict(zip(reply[1::2], reply[2::2], strict=True)) if code is Code.OK else {}
+        return code, rec
+
+    async def reserve(
+        self,
+        list_id: ListId,
+        upload_id: str,
+        owner: str,
+        lease_ms: int,
+        fresh: int,
+        limit: int,
+        totals: Mapping[str, int],
+    ) -> Code:
+        keys = self._keys.list(list_id)
+        reply = await self._scripts.run(
+            "reserve_upload",
+            [keys.meta, keys.upload(upload_id)],
+            [owner, lease_ms, fresh, limit, *_pairs(totals)],
+        )
+        return Code(int(reply[0]))
+
+    async def add_batch(
+        self,
+        list_id: ListId,
+        upload_id: str,
+        owner: str,
+        lease_ms: int,
+        start: int,
+        dups_bytes: int,
+        codes: Sequence[str],
+    ) -> Batch:
+        keys = self._keys.list(list_id)
+        reply = await self._scripts.run(
+            "upload_batch",
+            [keys.meta, keys.dedupe, keys.avail, keys.upload(upload_id)],
+            [owner, lease_ms, start + len(codes), dups_bytes, start, *codes],
+        )
+        code = Code(int(reply[0]))
+        if code is not Code.OK:
+            return Batch(code)
+        return Batch(code, int(reply[1]), tuple(int(d) for d in reply[2:]))
+
+    async def finish(
+        self,
+        list_id: ListId,
+        upload_id: str,
+        owner: str,
+        status: UploadStatus,
+        now: int,
+        fields: Mapping[str, str | int] | None = None,
+    ) -> Code:
+        keys = self._keys.list(list_id)
+        reply = await self._scripts.run(
+            "finish_upload",
+            [keys.meta, keys.upload(upload_id)],
+            [owner, status.value, now, *_pairs(fields or {})],
+        )
+        return Code(int(reply[0]))
+
+    async def known(self, list_id: ListId, codes: Sequence[str]) -> list[bool]:
+        """Which codes the list's dedupe set holds now (a read, for estimates only)."""
+        if not codes:
+            return []
+        flags = cast(
+            list[int], await self._redis.smismember(self._keys.list(list_id).dedupe, list(codes))
+        )
+        return [bool(f) for f in flags]
+
+    async def dedupe_size(self, list_id: ListId) -> int:
+        return int(await self._redis.scard(self._keys.list(list_id).dedupe))

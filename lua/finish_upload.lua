@@ -1,0 +1,30 @@
+--[[
+  End an upload: completed (the file was processed) or failed (a file-level error, or the list
+  was archived meanwhile). Room still reserved for it in the list is given back.
+  Input:
+    KEYS[1] meta hash
+    KEYS[2] upload hash
+    ARGV[1] owner
+    ARGV[2] final status, "completed" or "failed"
+    ARGV[3] finished_at, epoch milliseconds
+    ARGV[4..] more upload field, value pairs (failure code, totals)
+  Output:
+    {0}          finished now
+    {-8} {-10}   the lease is not ours, or the upload is gone
+    {-11}        the upload was already finished
+]]
+-- @include upload_lease
+local metaKey, uploadKey = KEYS[1], KEYS[2]
+local rcall = redis.call
+local lost = hold_lease(uploadKey, ARGV[1], 0)
+if lost then
+  return lost
+end
+local reserved = tonumber(rcall('HGET', uploadKey, 'reserved') or 0)
+if reserved > 0 and rcall('EXISTS', metaKey) == 1 then
+  rcall('HINCRBY', metaKey, 'reserved', -reserved)
+end
+rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', ARGV[3], 'phase', 'done',
+  'reserved', 0, unpack(ARGV, 4))
+rcall('HDEL', uploadKey, 'owner', 'lease_until', 'pending_dups')
+return {0}
