@@ -57,10 +57,12 @@ for i = first, last, CHUNK do
   end
 end
 
-rcall('HINCRBY', metaKey, 'codes_uploaded', added)
-rcall('HINCRBY', metaKey, 'reserved', -added)
-rcall('HINCRBY', uploadKey, 'codes_uploaded', added)
-rcall('HINCRBY', uploadKey, 'reserved', -added)
+if added > 0 then  -- (a Lua -0 would reach Redis as "-0", which is not an integer)
+  rcall('HINCRBY', metaKey, 'codes_uploaded', added)
+  rcall('HINCRBY', metaKey, 'reserved', -added)
+  rcall('HINCRBY', uploadKey, 'codes_uploaded', added)
+  rcall('HINCRBY', uploadKey, 'reserved', -added)
+end
 rcall('HINCRBY', uploadKey, 'err:duplicate_code', #dups)
 rcall('HINCRBY', uploadKey, 'error_count', #dups)
 rcall('HSET', uploadKey, 'cands_done', ARGV[3], 'dups_bytes', ARGV[4],

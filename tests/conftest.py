@@ -167,11 +167,17 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(api_keys=API_KEYS, data_dir=tmp_path / "data")
 
 
+@contextlib.asynccontextmanager
+async def open_api(redis: Redis, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
+    app = create_app(settings, redis=redis, clock=clock)
+    async with running(app) as client:
+        yield Api(client, app, redis, clock)
+
+
 @pytest.fixture
 async def api(redis_client: Redis, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
-    app = create_app(settings, redis=redis_client, clock=clock)
-    async with running(app) as client:
-        yield Api(client, app, redis_client, clock)
+    async with open_api(redis_client, settings, clock) as opened:
+        yield opened
 
 
 async def all_pages(api: Api, path: str, limit: int, **params: str) -> list[dict[str, Any]]:

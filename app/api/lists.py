@@ -192,3 +192,4 @@ async def delete_list(ctx: Ctx) -> None:
     lid = list_id(ctx)
     current = await load(ctx.store, lid)
     await ctx.store.lists.delete(lid, current, ctx.now())
+    ctx.files.remove_list(lid)

@@ -60,9 +60,11 @@ class _FileReceiver:
         _, options = parse_options_header(self._disposition)
         if options.get(b"name") != self.field.encode():
             return
+        if b"filename" not in options:
+            raise validation_error(self.field, "must be a file part (with a filename)")
         if self.file_name is not None:
             raise validation_error(self.field, "send exactly one file")
-        raw_name = options.get(b"filename", b"")
+        raw_name = options[b"filename"]
         try:
             self.file_name = raw_name.decode("utf-8")
         except UnicodeDecodeError:

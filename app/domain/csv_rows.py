@@ -85,7 +85,7 @@ class Rows:
 
 def _field(line: str, line_no: int) -> str:
     """The one field of a line holding a quote or a comma."""
-    fields = next(csv.reader([line.replace("\x00", "\x01")]), [])
+    fields = next(csv.reader([line.strip().replace("\x00", "\x01")]), [])
     if len(fields) > 1:
         raise FileRejected(FileError.MULTIPLE_COLUMNS, line_no)
     return fields[0].strip() if fields else ""

@@ -281,6 +281,7 @@ class UploadWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._janitor: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def submit(self, list_id: ListId, upload_id: str) -> None:
         key = f"{list_id.value}/{upload_id}"
@@ -308,18 +309,24 @@ class UploadWorker:
         self._janitor = asyncio.create_task(self._janitor_loop(), name="upload janitor")
 
     async def _janitor_loop(self) -> None:
-        while True:
+        # An Event, not cancellation alone, ends the loop: a client library that swallows a
+        # CancelledError must not keep the janitor (and shutdown) alive.
+        while not self._stopping.is_set():
             with contextlib.suppress(*UNAVAILABLE):
                 await self.resume_all()
-            await asyncio.sleep(self.lease_ms / 2000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.lease_ms / 2000)
 
     async def drain(self) -> None:
         """Wait until every job this process runs has ended (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop: jobs still running lose their lease, and whoever runs next resumes them."""
+        self._stopping.set()
         tasks = [t for t in (self._janitor, *self._tasks.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
