@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -21,7 +21,9 @@ HEADER = "row,code,error_code,message\r\n"
 async def codes_of(api: Api, list_id: str) -> tuple[set[str], set[str]]:
     """The list's (avail, dedupe) sets, straight from Redis."""
     keys = Keys("pv").list(ListId(list_id))
-    return set(await api.redis.smembers(keys.avail)), set(await api.redis.smembers(keys.dedupe))
+    avail = cast(set[str], await api.redis.smembers(keys.avail))
+    dedupe = cast(set[str], await api.redis.smembers(keys.dedupe))
+    return avail, dedupe
 
 
 async def counts(api: Api, list_id: str) -> tuple[int, int, int]:
