@@ -180,6 +180,20 @@ async def api(redis_client: Redis, settings: Settings, clock: Clock) -> AsyncIte
         yield opened
 
 
+@pytest.fixture
+async def real_api(
+    redis_server: RedisServer, settings: Settings, clock: Clock
+) -> AsyncIterator[Api]:
+    """The API on the real redis-server only (for sizes fakeredis is not meant for)."""
+    client = connect(settings.model_copy(update={"redis_url": redis_server.url}))
+    await client.flushall()
+    try:
+        async with open_api(client, settings, clock) as opened:
+            yield opened
+    finally:
+        await client.aclose()
+
+
 async def all_pages(api: Api, path: str, limit: int, **params: str) -> list[dict[str, Any]]:
     """Every item of a collection, following next_cursor page by page."""
     items: list[dict[str, Any]] = []

@@ -110,9 +110,7 @@ def test_any_bytes_give_rows_or_a_file_error(data: bytes, chunk: int) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
-        st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20), max_size=30
-    ),
+    st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20), max_size=30),
     st.sampled_from([b"\n", b"\r\n", b"\r"]),
     st.integers(min_value=1, max_value=16),
 )
