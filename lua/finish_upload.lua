@@ -4,6 +4,7 @@
   Input:
     KEYS[1] meta hash
     KEYS[2] upload hash
+    KEYS[3] upload's duplicates list (its error file is written by now)
     ARGV[1] owner
     ARGV[2] final status, "completed" or "failed"
     ARGV[3] finished_at, epoch milliseconds
@@ -14,7 +15,7 @@
     {-11}        the upload was already finished
 ]]
 -- @include upload_lease
-local metaKey, uploadKey = KEYS[1], KEYS[2]
+local metaKey, uploadKey, dupsKey = KEYS[1], KEYS[2], KEYS[3]
 local rcall = redis.call
 local lost = hold_lease(uploadKey, ARGV[1], 0)
 if lost then
@@ -26,5 +27,6 @@ if reserved > 0 and rcall('EXISTS', metaKey) == 1 then
 end
 rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', ARGV[3], 'phase', 'done',
   'reserved', 0, unpack(ARGV, 4))
-rcall('HDEL', uploadKey, 'owner', 'lease_until', 'pending_dups')
+rcall('HDEL', uploadKey, 'owner', 'lease_until')
+rcall('UNLINK', dupsKey)
 return {0}

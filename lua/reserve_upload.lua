@@ -36,5 +36,5 @@ if tonumber(meta[2] or 0) + tonumber(meta[3] or 0) + fresh > tonumber(ARGV[4]) t
 end
 rcall('HINCRBY', metaKey, 'reserved', fresh)
 rcall('HSET', uploadKey, 'phase', 'adding', 'reserved', fresh, 'cands_done', 0,
-  'dups_bytes', 0, 'pending_dups', '', unpack(ARGV, 5))
+  unpack(ARGV, 5))
 return {0}

@@ -1,28 +1,30 @@
 --[[
-  Add one batch of an upload's candidate codes (valid, first in their file) to the list: codes
-  not yet in the dedupe set go into dedupe and avail; the rest are duplicate_code. The list's
-  counters and the upload's committed progress change in the same atomic step, so a crashed
-  upload resumes after its last committed batch without counting anything twice.
+  Add one batch of an upload's candidate codes (valid, first in their file) to the list. SADD
+  to the dedupe set is the duplicate check: when it adds every code, all are fresh and go to
+  avail too. When it adds fewer, a code that was already in avail or issued (dedupe is always
+  avail + issued) is a duplicate_code; the others are fresh. The list's counters and the
+  upload's committed progress change in the same atomic step, so a crashed upload resumes
+  after its last committed batch without counting anything twice.
   Input:
     KEYS[1] meta hash
     KEYS[2] dedupe set
     KEYS[3] avail set
-    KEYS[4] upload hash
+    KEYS[4] issued hash
+    KEYS[5] upload hash
+    KEYS[6] upload's duplicates list (indexes among the candidates)
     ARGV[1] owner
     ARGV[2] lease, milliseconds
-    ARGV[3] candidates done once this batch is committed
-    ARGV[4] bytes of the duplicates file written before this batch
-    ARGV[5] index of the batch's first code among the upload's candidates
-    ARGV[6..] the batch's codes (at most a few thousand)
+    ARGV[3] index of the batch's first code among the upload's candidates
+    ARGV[4] the batch's codes, separated by "\n" (at most 7,000; a code never holds "\n")
   Output:
-    {0, added, dupIndex...}   committed; dupIndex are 0-based indexes among the candidates,
-                              also kept in the upload's pending_dups until the next batch
-    {-4}                      no such list
-    {-8} {-10} {-11}          the lease is not ours, the upload is gone, or finished
-    {-9}                      the list is archived
+    {0, added, duplicates}   committed
+    {-4}                     no such list
+    {-8} {-10} {-11}         the lease is not ours, the upload is gone, or finished
+    {-9}                     the list is archived
 ]]
 -- @include upload_lease
-local metaKey, dedupeKey, availKey, uploadKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local metaKey, dedupeKey, availKey, issuedKey, uploadKey, dupsKey = KEYS[1], KEYS[2], KEYS[3],
+  KEYS[4], KEYS[5], KEYS[6]
 local rcall = redis.call
 local lost = hold_lease(uploadKey, ARGV[1], ARGV[2])
 if lost then
@@ -36,24 +38,33 @@ if status == 'archived' then
   return {-9}
 end
 
-local CHUNK = 1000
-local first, last, start = 6, #ARGV, tonumber(ARGV[5])
-local added, dups = 0, {}
-for i = first, last, CHUNK do
-  local j = math.min(i + CHUNK - 1, last)
-  local seen = rcall('SMISMEMBER', dedupeKey, unpack(ARGV, i, j))
-  local chunk = {}
-  for k = 1, #seen do
-    if seen[k] == 1 then
-      dups[#dups + 1] = start + i + k - 1 - first
-    else
-      chunk[#chunk + 1] = ARGV[i + k - 1]
+local start = tonumber(ARGV[3])
+local codes = {}
+for code in string.gmatch(ARGV[4], '[^\n]+') do
+  codes[#codes + 1] = code
+end
+local n = #codes
+local added = 0
+local dups = {}
+if n > 0 then
+  added = rcall('SADD', dedupeKey, unpack(codes))
+  if added == n then
+    rcall('SADD', availKey, unpack(codes))
+  else
+    local inAvail = rcall('SMISMEMBER', availKey, unpack(codes))
+    local inIssued = rcall('HMGET', issuedKey, unpack(codes))
+    local fresh = {}
+    for k = 1, n do
+      if inAvail[k] == 1 or inIssued[k] then
+        dups[#dups + 1] = start + k - 1
+      else
+        fresh[#fresh + 1] = codes[k]
+      end
     end
-  end
-  if #chunk > 0 then
-    rcall('SADD', dedupeKey, unpack(chunk))
-    rcall('SADD', availKey, unpack(chunk))
-    added = added + #chunk
+    if #fresh > 0 then
+      rcall('SADD', availKey, unpack(fresh))
+    end
+    rcall('RPUSH', dupsKey, unpack(dups))
   end
 end
 
@@ -63,12 +74,9 @@ if added > 0 then  -- (a Lua -0 would reach Redis as "-0", which is not an integ
   rcall('HINCRBY', uploadKey, 'codes_uploaded', added)
   rcall('HINCRBY', uploadKey, 'reserved', -added)
 end
-rcall('HINCRBY', uploadKey, 'err:duplicate_code', #dups)
-rcall('HINCRBY', uploadKey, 'error_count', #dups)
-rcall('HSET', uploadKey, 'cands_done', ARGV[3], 'dups_bytes', ARGV[4],
-  'pending_dups', table.concat(dups, ','))
-local reply = {0, added}
-for _, d in ipairs(dups) do
-  reply[#reply + 1] = d
+if #dups > 0 then
+  rcall('HINCRBY', uploadKey, 'err:duplicate_code', #dups)
+  rcall('HINCRBY', uploadKey, 'error_count', #dups)
 end
-return reply
+rcall('HSET', uploadKey, 'cands_done', start + n)
+return {0, added, #dups}

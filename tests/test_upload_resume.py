@@ -77,7 +77,7 @@ def _crash_on(store: Any, name: str, after_calls: int, before: bool) -> None:
 async def test_resume_after_a_crash_at_each_step(
     api: Api, monkeypatch: pytest.MonkeyPatch, method: str, after_calls: int, before: bool
 ) -> None:
-    monkeypatch.setattr(upload_jobs, "BATCH", 5_000)
+    monkeypatch.setattr(upload_jobs, "BATCH", 5_000)  # 11,500 candidates: three batches
     reference, reference_errors = await _reference(api)
     list_id = await _setup(api)
     store = api.app.state.store.uploads
@@ -127,7 +127,7 @@ async def test_batches_commit_only_for_the_lease_holder(api: Api) -> None:
     accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
     await api.app.state.uploads.drain()
     result: Batch = await store.add_batch(
-        ListId(list_id), accepted["id"], "not-the-owner", 1000, 0, 0, ["X1"]
+        ListId(list_id), accepted["id"], "not-the-owner", 1000, 0, ["X1"]
     )
     assert result.code.name == "LEASE_LOST"
     assert (await api.get(f"/v1/lists/{list_id}")).json()["codes_uploaded"] == 3_000

@@ -66,9 +66,12 @@ def is_csv_name(file_name: str) -> bool:
     return file_name.lower().endswith(".csv")
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def row_error(code: str) -> RowError | None:
     """The row-level error of a stripped, non-empty code, if any."""
-    if not code.isprintable() or any(ch.isspace() for ch in code):
+    if not code.isprintable() or _WHITESPACE.search(code):
         return RowError.INVALID_CHARACTERS
     if len(code) > MAX_CODE_LENGTH:
         return RowError.CODE_TOO_LONG
@@ -77,10 +80,12 @@ def row_error(code: str) -> RowError | None:
 
 @dataclass
 class Rows:
-    """The data rows of one chunk: parallel lists of line numbers and stripped codes."""
+    """The data rows of one chunk: parallel lists of line numbers and stripped codes.
+    `plain`: every code is visible ASCII with no whitespace, so only its length can be wrong."""
 
     lines: list[int] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
+    plain: bool = False
 
 
 def _field(line: str, line_no: int) -> str:
@@ -128,6 +133,7 @@ class RowReader:
         if _PLAIN.fullmatch(text) and "" not in lines:  # fast path: every line is a code
             rows.lines = list(range(first, first + len(lines)))
             rows.codes = lines
+            rows.plain = True
         else:
             for offset, line in enumerate(lines):
                 quoted = '"' in line or "," in line

@@ -29,14 +29,8 @@ class UploadFiles:
         """Row errors found while checking the file (rebuilt from scratch on a resume)."""
         return self.directory / f"{self.upload_id}.rows.part"
 
-    @property
-    def duplicates(self) -> Path:
-        """duplicate_code rows, appended batch by batch (cut back to the committed length on a
-        resume)."""
-        return self.directory / f"{self.upload_id}.dups.part"
-
     def scratch(self) -> tuple[Path, ...]:
-        return (self.row_errors, self.duplicates)
+        return (self.row_errors,)
 
 
 class FileStore:

@@ -45,6 +45,14 @@ class ListKeys:
         """Hash: one upload's record and its committed progress."""
         return f"{self.base}:upload:{upload_id}"
 
+    def upload_duplicates(self, upload_id: str) -> str:
+        """List: indexes (among the upload's candidates) of its duplicate_code rows, kept
+        until the error file is written."""
+        return f"{self.base}:upload:{upload_id}:dups"
+
+    def upload_keys(self, upload_id: str) -> tuple[str, str]:
+        return (self.upload(upload_id), self.upload_duplicates(upload_id))
+
 
 class Keys:
     def __init__(self, prefix: str) -> None:

@@ -202,7 +202,7 @@ class ListStore:
                     keys.links,
                     keys.uploads,
                     *others,
-                    *(keys.upload(u) for u in uploads),
+                    *(key for u in uploads for key in keys.upload_keys(u)),
                 ],
                 [
                     now,

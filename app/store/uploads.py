@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -53,7 +53,7 @@ def _pairs(fields: Mapping[str, str | int]) -> list[str | int]:
 class Batch:
     code: Code
     added: int = 0
-    duplicates: tuple[int, ...] = ()  # indexes among the upload's candidates
+    duplicates: int = 0
 
 
 class UploadStore:
@@ -171,19 +171,31 @@ class UploadStore:
         owner: str,
         lease_ms: int,
         start: int,
-        dups_bytes: int,
         codes: Sequence[str],
     ) -> Batch:
+        """Add candidates `start`.. of an upload; `codes` hold no newline (one arg is cheap to
+        send, thousands are not)."""
         keys = self._keys.list(list_id)
         reply = await self._scripts.run(
             "upload_batch",
-            [keys.meta, keys.dedupe, keys.avail, keys.upload(upload_id)],
-            [owner, lease_ms, start + len(codes), dups_bytes, start, *codes],
+            [keys.meta, keys.dedupe, keys.avail, keys.issued, *keys.upload_keys(upload_id)],
+            [owner, lease_ms, start, "\n".join(codes)],
         )
         code = Code(int(reply[0]))
         if code is not Code.OK:
             return Batch(code)
-        return Batch(code, int(reply[1]), tuple(int(d) for d in reply[2:]))
+        return Batch(code, int(reply[1]), int(reply[2]))
+
+    async def duplicates(self, list_id: ListId, upload_id: str) -> AsyncIterator[list[int]]:
+        """The candidate indexes of the upload's duplicate_code rows, in order, in chunks."""
+        key = self._keys.list(list_id).upload_duplicates(upload_id)
+        start = 0
+        while True:
+            chunk = cast(list[str], await self._redis.lrange(key, start, start + 9_999))
+            if not chunk:
+                return
+            yield [int(i) for i in chunk]
+            start += len(chunk)
 
     async def finish(
         self,
@@ -197,7 +209,7 @@ class UploadStore:
         keys = self._keys.list(list_id)
         reply = await self._scripts.run(
             "finish_upload",
-            [keys.meta, keys.upload(upload_id)],
+            [keys.meta, *keys.upload_keys(upload_id)],
             [owner, status.value, now, *_pairs(fields or {})],
         )
         return Code(int(reply[0]))

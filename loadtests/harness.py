@@ -1,0 +1,98 @@
+"""A private redis-server and `vouchers serve` for benchmarks, or a running service's URL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+TOKEN = "bench-admin-token-0123456789abcdef"
+KEYS_JSON = f'[{{"token": "{TOKEN}", "role": "admin", "user": "bench@example.com"}}]'
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Stack:
+    url: str
+    redis_port: int
+
+
+@contextlib.contextmanager
+def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """redis-server (no persistence unless `redis_args` say so) and the service, both on free
+    loopback ports, torn down afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="vouchers-bench-"))
+    redis_port, port = free_port(), free_port()
+    redis = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *redis_args,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    env = {
+        **os.environ,
+        "VOUCHERS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "VOUCHERS_DATA_DIR": str(tmp / "data"),
+        "VOUCHERS_PORT": str(port),
+        "VOUCHERS_WORKERS": str(workers),
+        "VOUCHERS_API_KEYS": KEYS_JSON,
+        "VOUCHERS_LOG_LEVEL": os.environ.get("VOUCHERS_LOG_LEVEL", "warning"),
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"], env=env, start_new_session=True
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/readyz")
+        yield Stack(f"http://127.0.0.1:{port}", redis_port)
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(timeout=30)
+        redis.kill()
+        redis.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
