@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-TOKEN = "bench-admin-token-0123456789abcdef"
+TOKEN = secrets.token_urlsafe(24)
 KEYS_JSON = f'[{{"token": "{TOKEN}", "role": "admin", "user": "bench@example.com"}}]'
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 

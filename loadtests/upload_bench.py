@@ -1,7 +1,9 @@
 """Upload a 1,000,000-code file through the HTTP API and report:
 - the time from POST to `completed`,
 - Redis memory per uploaded code (INFO memory before and after; MEMORY USAGE of the sets),
-- latency of reads the promo path makes (GET /v1/lists/{id}) while the upload runs.
+- Redis time spent in scripts (INFO commandstats),
+- latency of the reads the promo path makes (GET /v1/lists/{id}) while the upload runs,
+  measured from a separate process so the load generator's own work does not count.
 
     python -m loadtests.upload_bench            # starts its own redis-server and service
     python -m loadtests.upload_bench --codes 200000
@@ -10,8 +12,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import multiprocessing
 import time
+from multiprocessing.synchronize import Event
 
 import httpx
 import redis
@@ -23,62 +26,72 @@ def make_file(codes: int) -> bytes:
     return b"".join(b"PV-%016d\n" % n for n in range(codes))
 
 
-async def run(url: str, redis_port: int, codes: int) -> dict[str, float]:
+def read_while(url: str, path: str, stop: Event, out: multiprocessing.Queue[list[float]]) -> None:
+    latencies: list[float] = []
+    with httpx.Client(base_url=url, headers=HEADERS) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            client.get(path)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.002)
+    out.put(latencies)
+
+
+def script_usec(r: redis.Redis) -> int:
+    stats = r.info("commandstats")
+    return sum(int(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
     r = redis.Redis(port=redis_port)
-    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=120) as client:
-        await client.post("/v1/partners", json={"name": "Bench"})
-        made = (
-            await client.post(
-                "/v1/lists",
-                json={
-                    "partner": "Bench",
-                    "tag": f"t{time.time_ns()}",
-                    "name": "bench",
-                    "expires_at": "2099-01-01T00:00:00Z",
-                },
-            )
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=120) as client:
+        client.post("/v1/partners", json={"name": "Bench"})
+        made = client.post(
+            "/v1/lists",
+            json={
+                "partner": "Bench",
+                "tag": f"t{time.time_ns()}",
+                "name": "bench",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
         ).json()
         content = make_file(codes)
         r.memory_purge()
-        before = int(r.info("memory")["used_memory"])
-        latencies: list[float] = []
-        done = asyncio.Event()
-
-        async def reader() -> None:
-            async with httpx.AsyncClient(base_url=url, headers=HEADERS) as own:
-                while not done.is_set():
-                    started = time.perf_counter()
-                    await own.get(f"/v1/lists/{made['id']}")
-                    latencies.append(time.perf_counter() - started)
-                    await asyncio.sleep(0.002)
-
-        reading = asyncio.create_task(reader())
+        before, usec_before = int(r.info("memory")["used_memory"]), script_usec(r)
+        stop = multiprocessing.Event()
+        results: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
+        reader = multiprocessing.Process(
+            target=read_while, args=(url, f"/v1/lists/{made['id']}", stop, results)
+        )
+        reader.start()
+        time.sleep(0.5)  # let the reader warm up before the upload starts
         started = time.perf_counter()
-        accepted = (
-            await client.post(
-                f"/v1/lists/{made['id']}/uploads",
-                files={"file": ("bench.csv", content, "text/csv")},
-            )
+        accepted = client.post(
+            f"/v1/lists/{made['id']}/uploads", files={"file": ("bench.csv", content, "text/csv")}
         ).json()
         posted = time.perf_counter()
         while True:
-            upload = (await client.get(f"/v1/lists/{made['id']}/uploads/{accepted['id']}")).json()
+            upload = client.get(f"/v1/lists/{made['id']}/uploads/{accepted['id']}").json()
             if upload["status"] != "in_progress":
                 break
-            await asyncio.sleep(0.01)
+            time.sleep(0.01)
         finished = time.perf_counter()
-        done.set()
-        await reading
-    after = int(r.info("memory")["used_memory"])
-    base = f"pv:{{{made['id'].split('.')[0]}}}.{made['id'].split('.', 1)[1]}"
+        stop.set()
+        latencies = results.get()
+        reader.join()
+    after, usec_after = int(r.info("memory")["used_memory"]), script_usec(r)
+    slot, rest = made["id"].split(".", 1)
     sets = sum(
-        int(r.memory_usage(f"{base}:{name}", samples=0) or 0) for name in ("avail", "dedupe")
+        int(r.memory_usage(f"pv:{{{slot}}}.{rest}:{name}", samples=0) or 0)
+        for name in ("avail", "dedupe")
     )
-    assert upload["status"] == "completed" and upload["codes_uploaded"] == codes, upload
+    if upload["status"] != "completed" or upload["codes_uploaded"] != codes:
+        raise RuntimeError(f"the upload did not complete as expected: {upload}")
     return {
         "codes": codes,
         "post_to_completed_s": finished - started,
         "post_request_s": posted - started,
+        "redis_script_time_s": (usec_after - usec_before) / 1e6,
         "redis_bytes_per_code_info": (after - before) / codes,
         "redis_bytes_per_code_sets": sets / codes,
         "reads_during_upload": len(latencies),
@@ -93,7 +106,7 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=1_000_000)
     args = parser.parse_args()
     with stack() as running:
-        results = asyncio.run(run(running.url, running.redis_port, args.codes))
+        results = run(running.url, running.redis_port, args.codes)
     for name, value in results.items():
         print(f"{name:28} {value:,.3f}" if isinstance(value, float) else f"{name:28} {value:,}")
 

@@ -5,6 +5,7 @@
     KEYS[1] meta hash
     KEYS[2] upload hash
     KEYS[3] upload's duplicates list (its error file is written by now)
+    KEYS[4] upload's committed-batches bitmap
     ARGV[1] owner
     ARGV[2] final status, "completed" or "failed"
     ARGV[3] finished_at, epoch milliseconds
@@ -15,7 +16,7 @@
     {-11}        the upload was already finished
 ]]
 -- @include upload_lease
-local metaKey, uploadKey, dupsKey = KEYS[1], KEYS[2], KEYS[3]
+local metaKey, uploadKey, dupsKey, batchesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local rcall = redis.call
 local lost = hold_lease(uploadKey, ARGV[1], 0)
 if lost then
@@ -28,5 +29,5 @@ end
 rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', ARGV[3], 'phase', 'done',
   'reserved', 0, unpack(ARGV, 4))
 rcall('HDEL', uploadKey, 'owner', 'lease_until')
-rcall('UNLINK', dupsKey)
+rcall('UNLINK', dupsKey, batchesKey)
 return {0}

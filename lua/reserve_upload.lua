@@ -8,7 +8,7 @@
     ARGV[2] lease, milliseconds
     ARGV[3] fresh codes to reserve room for
     ARGV[4] most codes a list may hold
-    ARGV[5..] upload field, value pairs (codes_total, error_count, err:<code> counts)
+    ARGV[5..] upload field, value pairs (batch_size, codes_total, error_count, err:<code>)
   Output:
     {0}               reserved; the upload moves to phase "adding"
     {-4}              no such list
@@ -35,6 +35,5 @@ if tonumber(meta[2] or 0) + tonumber(meta[3] or 0) + fresh > tonumber(ARGV[4]) t
   return {-12}
 end
 rcall('HINCRBY', metaKey, 'reserved', fresh)
-rcall('HSET', uploadKey, 'phase', 'adding', 'reserved', fresh, 'cands_done', 0,
-  unpack(ARGV, 5))
+rcall('HSET', uploadKey, 'phase', 'adding', 'reserved', fresh, unpack(ARGV, 5))
 return {0}

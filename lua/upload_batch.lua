@@ -3,28 +3,31 @@
   to the dedupe set is the duplicate check: when it adds every code, all are fresh and go to
   avail too. When it adds fewer, a code that was already in avail or issued (dedupe is always
   avail + issued) is a duplicate_code; the others are fresh. The list's counters and the
-  upload's committed progress change in the same atomic step, so a crashed upload resumes
-  after its last committed batch without counting anything twice.
+  upload's committed progress (the batch's bit) change in the same atomic step: a batch is
+  committed once and only once, whatever order batches arrive in, so a crashed upload resumes
+  with the batches whose bit is not set, and a batch sent twice changes nothing the second time.
   Input:
     KEYS[1] meta hash
     KEYS[2] dedupe set
     KEYS[3] avail set
     KEYS[4] issued hash
     KEYS[5] upload hash
-    KEYS[6] upload's duplicates list (indexes among the candidates)
+    KEYS[6] upload's duplicates list (indexes among the candidates, in no particular order)
+    KEYS[7] upload's committed-batches bitmap
     ARGV[1] owner
     ARGV[2] lease, milliseconds
-    ARGV[3] index of the batch's first code among the upload's candidates
-    ARGV[4] the batch's codes, separated by "\n" (at most 7,000; a code never holds "\n")
+    ARGV[3] batch number (its bit in the bitmap)
+    ARGV[4] index of the batch's first code among the upload's candidates
+    ARGV[5] the batch's codes, separated by "\n" (at most 7,000; a code never holds "\n")
   Output:
-    {0, added, duplicates}   committed
+    {0, added, duplicates}   committed now, or earlier (then {0, 0, 0})
     {-4}                     no such list
     {-8} {-10} {-11}         the lease is not ours, the upload is gone, or finished
     {-9}                     the list is archived
 ]]
 -- @include upload_lease
-local metaKey, dedupeKey, availKey, issuedKey, uploadKey, dupsKey = KEYS[1], KEYS[2], KEYS[3],
-  KEYS[4], KEYS[5], KEYS[6]
+local metaKey, dedupeKey, availKey, issuedKey, uploadKey, dupsKey, batchesKey = KEYS[1],
+  KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local rcall = redis.call
 local lost = hold_lease(uploadKey, ARGV[1], ARGV[2])
 if lost then
@@ -37,10 +40,13 @@ end
 if status == 'archived' then
   return {-9}
 end
+if rcall('SETBIT', batchesKey, ARGV[3], 1) == 1 then
+  return {0, 0, 0}
+end
 
-local start = tonumber(ARGV[3])
+local start = tonumber(ARGV[4])
 local codes = {}
-for code in string.gmatch(ARGV[4], '[^\n]+') do
+for code in string.gmatch(ARGV[5], '[^\n]+') do
   codes[#codes + 1] = code
 end
 local n = #codes
@@ -78,5 +84,4 @@ if #dups > 0 then
   rcall('HINCRBY', uploadKey, 'err:duplicate_code', #dups)
   rcall('HINCRBY', uploadKey, 'error_count', #dups)
 end
-rcall('HSET', uploadKey, 'cands_done', start + n)
 return {0, added, #dups}

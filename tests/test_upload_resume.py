@@ -127,7 +127,7 @@ async def test_batches_commit_only_for_the_lease_holder(api: Api) -> None:
     accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
     await api.app.state.uploads.drain()
     result: Batch = await store.add_batch(
-        ListId(list_id), accepted["id"], "not-the-owner", 1000, 0, ["X1"]
+        ListId(list_id), accepted["id"], "not-the-owner", 1000, 0, 0, ["X1"]
     )
     assert result.code.name == "LEASE_LOST"
     assert (await api.get(f"/v1/lists/{list_id}")).json()["codes_uploaded"] == 3_000

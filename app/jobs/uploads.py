@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,6 +45,7 @@ from app.store.connection import UNAVAILABLE
 from app.store.files import FileStore, UploadFiles
 from app.store.scripts import Code
 from app.store.store import Store
+from app.store.uploads import Batch
 
 if TYPE_CHECKING:
     pass
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("vouchers.uploads")
 
 READ_CHUNK = 64 * 1024  # bytes parsed between two yields to the event loop
-BATCH = 1000  # candidates per upload_batch.lua call: about 1 ms of Redis time
+BATCH = 1000  # candidates per upload_batch.lua call: about 2 ms of Redis time
+IN_FLIGHT = 2  # batches sent before the first answer is awaited
 FRESH_PROBE = 10_000  # codes per SMISMEMBER while estimating fresh codes
 SHOWN_CODE = 120  # characters of a code shown in the error file
 ERROR_HEADER = ("row", "code", "error_code", "message")
@@ -144,7 +146,7 @@ class UploadJob:
             if checked.codes_total == 0:
                 raise FileRejected(FileError.EMPTY_FILE)
             await self._reserve(checked)
-            record = {"cands_done": "0"}
+            record = {"batch_size": str(BATCH)}
         reserved_at = time.perf_counter()
         await self._add(checked, record)
         added_at = time.perf_counter()
@@ -217,6 +219,7 @@ class UploadJob:
                 fresh -= sum(known)
         errors = checked.row_errors
         totals = {
+            "batch_size": BATCH,
             "codes_total": checked.codes_total,
             "error_count": sum(errors.values()),
             **{f"err:{code}": count for code, count in errors.items()},
@@ -241,14 +244,36 @@ class UploadJob:
             raise Lost
 
     async def _add(self, checked: Checked, record: dict[str, str]) -> None:
-        done = int(record["cands_done"])
-        while done < len(checked.codes):
-            batch = checked.codes[done : done + BATCH]
-            result = await self.w.store.uploads.add_batch(
-                self.list_id, self.upload_id, self.w.owner, self.w.lease_ms, done, batch
-            )
-            self._check_code(result.code)
-            done += len(batch)
+        """Send every batch not committed yet, two at a time, so Redis runs one while this
+        process prepares the next (batches commit independently of their order)."""
+        size = int(record["batch_size"])
+        uploads = self.w.store.uploads
+        committed = await uploads.committed_batches(self.list_id, self.upload_id)
+        todo = [n for n in range(-(-len(checked.codes) // size)) if n not in committed]
+        window: deque[asyncio.Future[Batch]] = deque()
+        try:
+            for number in todo:
+                if len(window) == IN_FLIGHT:
+                    self._check_code((await window.popleft()).code)
+                start = number * size
+                window.append(
+                    asyncio.ensure_future(
+                        uploads.add_batch(
+                            self.list_id,
+                            self.upload_id,
+                            self.w.owner,
+                            self.w.lease_ms,
+                            number,
+                            start,
+                            checked.codes[start : start + size],
+                        )
+                    )
+                )
+            while window:
+                self._check_code((await window.popleft()).code)
+        finally:
+            for pending in window:
+                pending.cancel()
 
     async def _write_error_file(self, checked: Checked) -> None:
         """Merge the row errors (from the check) and the duplicate_code rows (kept in Redis
@@ -264,6 +289,7 @@ class UploadJob:
             indexes: list[int] = []
             async for chunk in self.w.store.uploads.duplicates(self.list_id, self.upload_id):
                 indexes += chunk
+            indexes.sort()  # batches commit in any order
             message = MESSAGES[duplicate]
             dups = (
                 (str(checked.lines[i]), shown(checked.codes[i]), duplicate.value, message)

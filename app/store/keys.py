@@ -50,8 +50,16 @@ class ListKeys:
         until the error file is written."""
         return f"{self.base}:upload:{upload_id}:dups"
 
-    def upload_keys(self, upload_id: str) -> tuple[str, str]:
-        return (self.upload(upload_id), self.upload_duplicates(upload_id))
+    def upload_batches(self, upload_id: str) -> str:
+        """String bitmap: bit i set once the upload's batch i is committed."""
+        return f"{self.base}:upload:{upload_id}:batches"
+
+    def upload_keys(self, upload_id: str) -> tuple[str, str, str]:
+        return (
+            self.upload(upload_id),
+            self.upload_duplicates(upload_id),
+            self.upload_batches(upload_id),
+        )
 
 
 class Keys:

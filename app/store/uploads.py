@@ -170,21 +170,30 @@ class UploadStore:
         upload_id: str,
         owner: str,
         lease_ms: int,
+        number: int,
         start: int,
         codes: Sequence[str],
     ) -> Batch:
-        """Add candidates `start`.. of an upload; `codes` hold no newline (one arg is cheap to
-        send, thousands are not)."""
+        """Commit batch `number` (candidates `start`..) of an upload, once. `codes` hold no
+        newline: they travel as one argument (one is cheap to send, thousands are not)."""
         keys = self._keys.list(list_id)
         reply = await self._scripts.run(
             "upload_batch",
             [keys.meta, keys.dedupe, keys.avail, keys.issued, *keys.upload_keys(upload_id)],
-            [owner, lease_ms, start, "\n".join(codes)],
+            [owner, lease_ms, number, start, "\n".join(codes)],
         )
         code = Code(int(reply[0]))
         if code is not Code.OK:
             return Batch(code)
         return Batch(code, int(reply[1]), int(reply[2]))
+
+    async def committed_batches(self, list_id: ListId, upload_id: str) -> set[int]:
+        # The bitmap is binary: read it undecoded (execute_command is untyped in redis-py).
+        raw = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+            "GET", self._keys.list(list_id).upload_batches(upload_id), NEVER_DECODE=True
+        )
+        bits = bytes(raw or b"")
+        return {i * 8 + b for i, byte in enumerate(bits) for b in range(8) if byte & (128 >> b)}
 
     async def duplicates(self, list_id: ListId, upload_id: str) -> AsyncIterator[list[int]]:
         """The candidate indexes of the upload's duplicate_code rows, in order, in chunks."""
