@@ -37,6 +37,19 @@ def read_while(url: str, path: str, stop: Event, out: multiprocessing.Queue[list
     out.put(latencies)
 
 
+def read_for(url: str, path: str, seconds: float) -> list[float]:
+    """The same reads with nothing else running: the baseline."""
+    latencies: list[float] = []
+    with httpx.Client(base_url=url, headers=HEADERS) as client:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            client.get(path)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.002)
+    return latencies
+
+
 def script_usec(r: redis.Redis) -> int:
     stats = r.info("commandstats")
     return sum(int(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
@@ -56,6 +69,7 @@ def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
             },
         ).json()
         content = make_file(codes)
+        idle = read_for(url, f"/v1/lists/{made['id']}", 2.0)
         r.memory_purge()
         before, usec_before = int(r.info("memory")["used_memory"]), script_usec(r)
         stop = multiprocessing.Event()
@@ -94,6 +108,8 @@ def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
         "redis_script_time_s": (usec_after - usec_before) / 1e6,
         "redis_bytes_per_code_info": (after - before) / codes,
         "redis_bytes_per_code_sets": sets / codes,
+        "read_p50_idle_ms": percentile(idle, 0.50) * 1000,
+        "read_p99_idle_ms": percentile(idle, 0.99) * 1000,
         "reads_during_upload": len(latencies),
         "read_p50_ms": percentile(latencies, 0.50) * 1000,
         "read_p99_ms": percentile(latencies, 0.99) * 1000,
