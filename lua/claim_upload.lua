@@ -12,15 +12,12 @@
 ]]
 -- @include upload_lease
 local uploadKey = KEYS[1]
-local fields = redis.call('HMGET', uploadKey, 'status', 'owner', 'lease_until')
-if not fields[1] then
-  return {-10}
-end
-if fields[1] ~= 'in_progress' then
-  return {-11}
+local closed, holder, leaseEnd = open_upload(uploadKey)
+if closed then
+  return closed
 end
 local now = server_ms()
-if fields[2] and fields[2] ~= ARGV[1] and now < tonumber(fields[3] or 0) then
+if holder and holder ~= ARGV[1] and now < leaseEnd then
   return {-8}
 end
 redis.call('HSET', uploadKey, 'owner', ARGV[1], 'lease_until', now + tonumber(ARGV[2]))

@@ -88,6 +88,19 @@ def _operation(e: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     if e.role is not None:
         op["description"] = f"Needs the {e.role} role or higher."
+    if e.file_field is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [e.file_field],
+                        "properties": {e.file_field: {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
     if e.body is not None:
         op["requestBody"] = {
             "required": True,

@@ -100,6 +100,7 @@ class Endpoint:
     precheck: Callable[[dict[str, Any]], None] | None = None
     uses_store: bool = True
     media_type: str = "application/json"
+    file_field: str | None = None  # a multipart/form-data body carrying one file
 
 
 @dataclass

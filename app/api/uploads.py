@@ -52,6 +52,7 @@ def _new_upload_id(now: int) -> str:
     role="admin",
     response=UploadOut,
     status=202,
+    file_field="file",
     errors=(
         NOT_FOUND,
         (409, "list_not_uploadable"),
