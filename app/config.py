@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     upload_lease_s: float = Field(default=10.0, gt=0)  # a crashed upload resumes after this
     upload_concurrency: int = Field(default=2, ge=1)  # uploads processed at once per worker
     max_codes_per_list: int = Field(default=MAX_CODES_PER_LIST, ge=1)
+    events_retention: int = Field(default=1_000_000, ge=1000)  # newest events kept
+    events_relay_interval_s: float = Field(default=0.05, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property

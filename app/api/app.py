@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from app.api import campaigns, health, lists, openapi, partners
+from app.api import allocations, campaigns, events, health, lists, openapi, partners
 from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
@@ -19,8 +19,9 @@ from app.api.metrics import Metrics
 from app.api.routing import Endpoint, build_route
 from app.config import Settings
 from app.domain.clock import now_ms
+from app.jobs.relay import EventRelay
 from app.jobs.uploads import UploadWorker
-from app.store.connection import UNAVAILABLE, connect
+from app.store.connection import UNAVAILABLE, connect, connect_blocking
 from app.store.files import FileStore
 from app.store.store import Store
 
@@ -32,6 +33,8 @@ ENDPOINTS: list[Endpoint] = [
     *lists.router.endpoints,
     *campaigns.router.endpoints,
     *upload_routes.router.endpoints,
+    *allocations.router.endpoints,
+    *events.router.endpoints,
 ]
 
 
@@ -44,7 +47,9 @@ def create_app(
     (epoch ms); tests pass their own."""
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
-    store = Store(client, settings.key_prefix)
+    store = Store(client, settings.key_prefix, settings.events_retention)
+    blocking = connect_blocking(settings, client) if redis is None else redis
+    relay = EventRelay(store, settings.events_relay_interval_s)
     files = FileStore(settings.data_dir)
     uploads = UploadWorker(store, files, settings, clock)
 
@@ -57,11 +62,15 @@ def create_app(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
             )
         uploads.start()  # resumes uploads left in progress, then keeps watching
+        relay.start()  # sweeps every outbox first: nothing left from before a crash is lost
         try:
             yield
         finally:
+            await relay.close()
             await uploads.close()
             if redis is None:
+                if blocking is not client:
+                    await blocking.aclose()
                 await client.aclose()
 
     app = Starlette(
@@ -73,6 +82,8 @@ def create_app(
     app.state.store = store
     app.state.files = files
     app.state.uploads = uploads
+    app.state.relay = relay
+    app.state.blocking = blocking
     app.state.auth = Authenticator(resolve_api_keys(settings))
     app.state.metrics = Metrics()
     app.state.clock = clock

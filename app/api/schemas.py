@@ -163,3 +163,68 @@ class UploadOut(BaseModel):
 class UploadPage(BaseModel):
     items: list[UploadOut]
     next_cursor: str | None
+
+
+# --- allocations and events -----------------------------------------------------------------
+
+
+class AllocationCreate(Request):
+    list_id: str = Field(min_length=1, max_length=100)
+    campaign_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    user_id: str = Field(min_length=1, max_length=256)
+    source: str = Field(default="promo", min_length=1, max_length=64)
+
+
+class AllocationOut(BaseModel):
+    voucher_code: str
+    list_id: str
+    campaign_id: str
+    user_id: str
+    issued_at: str = Timestamp
+    event_id: str
+    replayed: bool
+
+
+class AllocationItem(BaseModel):
+    voucher_code: str
+    list_id: str
+    campaign_id: str
+    user_id: str
+    issued_at: str = Timestamp
+    event_id: str
+    source: str
+
+
+class AllocationPage(BaseModel):
+    items: list[AllocationItem]
+    next_cursor: str | None
+
+
+class AllocationQuery(Page):
+    user_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class CodeOut(BaseModel):
+    code: str
+    state: Literal["available", "issued"]
+    user_id: str | None = None
+    campaign_id: str | None = None
+    issued_at: str | None = None
+
+
+class EventOut(BaseModel):
+    id: str
+    name: str
+    timestamp: str = Timestamp
+    user_id: str | None
+    properties: dict[str, str | int | None]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str = Field(description="never null: pass it back to continue")
+
+
+class EventQuery(Page):
+    cursor: str | None = Field(default=None, pattern=r"^\d{1,20}-\d{1,20}$")
+    wait_ms: int = Field(default=0, ge=0, le=30_000)

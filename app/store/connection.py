@@ -31,6 +31,23 @@ def connect(settings: Settings) -> Redis:
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
+def connect_blocking(settings: Settings, shared: Redis) -> Redis:
+    """A client for long polls (XREAD BLOCK up to 30 s): its own small pool with a read
+    timeout longer than any wait; connecting still fails fast when Redis is down."""
+    if settings.redis_url is None:
+        return shared  # the embedded store serves blocking reads in-process
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=32,
+        timeout=settings.redis_timeout_s,
+        socket_timeout=31.0,
+        socket_connect_timeout=settings.redis_timeout_s,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=True,
+    )
+    return Redis.from_pool(pool)
+
+
 def embedded() -> Redis:
     """An in-process Redis-compatible store (fakeredis with Lua) for one worker."""
     client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)

@@ -27,6 +27,8 @@ class ListKeys:
     links: str  # hash: campaign id -> linked_at ms
     outbox: str  # stream: events written with the change that caused them
     uploads: str  # zset: upload id scored by created_at ms
+    log: str  # stream: field c = code, one entry per allocation, in order
+    users: str  # hash: user id -> the codes issued to them, "\n"-separated
 
     def fixed(self) -> tuple[str, ...]:
         """Every key of the list but its upload records (one per upload, see `upload`)."""
@@ -39,6 +41,8 @@ class ListKeys:
             self.links,
             self.outbox,
             self.uploads,
+            self.log,
+            self.users,
         )
 
     def upload(self, upload_id: str) -> str:
@@ -69,6 +73,9 @@ class Keys:
         self.lists = f"{prefix}:lists"  # zset: list id scored by updated_at ms
         self.list_sequence = f"{prefix}:seq:lists"  # counter behind list ids
         self.active_uploads = f"{prefix}:uploads:active"  # set: "<list id>/<upload id>"
+        self.events = f"{prefix}:events"  # stream: every list's events, fed by the relay
+        self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
+        self.relay_lock = f"{prefix}:events:relay"  # string: the relaying process's token
 
     def partner(self, name: str) -> str:
         """Hash: created_at, lists (non-archived list count)."""
@@ -90,6 +97,8 @@ class Keys:
             links=f"{base}:links",
             outbox=f"{base}:outbox",
             uploads=f"{base}:uploads",
+            log=f"{base}:log",
+            users=f"{base}:users",
         )
 
 

@@ -217,6 +217,9 @@ class ListStore:
         raise_for(reply, lambda status, linked: refusal(Action.DELETE, status, linked))
         await self._redis.zrem(self._keys.lists, list_id.value)
 
+    async def all_ids(self) -> list[str]:
+        return cast(list[str], await self._redis.zrange(self._keys.lists, 0, -1))
+
     async def _touch(self, list_id: ListId, now: int) -> None:
         # GT: of two racing changes, the later updated_at wins whatever order these land in.
         await self._redis.zadd(self._keys.lists, {list_id.value: now}, xx=True, gt=True)

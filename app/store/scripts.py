@@ -26,6 +26,7 @@ _INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
 
 
 class Code(IntEnum):
+    REPLAYED = 1  # allocate.lua: the scope's earlier allocation
     OK = 0
     PARTNER_NOT_FOUND = -1
     PARTNER_EXISTS = -2
@@ -41,6 +42,10 @@ class Code(IntEnum):
     UPLOAD_FINISHED = -11
     LIST_FULL = -12
     STALE = -13
+    IDEMPOTENCY_CONFLICT = -14
+    CAMPAIGN_NOT_LINKED = -15
+    LIST_NOT_ACTIVE = -16
+    OUT_OF_CODES = -17
 
 
 Refusal = Callable[[Status, int], ServiceError]
@@ -50,7 +55,7 @@ def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]
     """Return the payload of a successful reply, or raise the error its code stands for.
     `refused` builds the error for STATUS_REFUSED, whose meaning depends on the operation."""
     code, payload = Code(int(reply[0])), list(reply[1:])
-    if code is Code.OK:
+    if code >= Code.OK:
         return payload
     if code is Code.STATUS_REFUSED and refused is not None:
         return _raise(refused(Status(payload[0]), int(payload[1] or 0)))
@@ -75,6 +80,19 @@ def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]
         Code.LINK_NOT_FOUND: lambda: NotFound(
             "The campaign is not linked to this list.", code="link_not_found"
         ),
+        Code.IDEMPOTENCY_CONFLICT: lambda: Conflict(
+            "This Idempotency-Key was used with another campaign or user.",
+            code="idempotency_conflict",
+        ),
+        Code.CAMPAIGN_NOT_LINKED: lambda: Conflict(
+            "The campaign is not linked to this list.", code="campaign_not_linked"
+        ),
+        Code.LIST_NOT_ACTIVE: lambda: Conflict(
+            f"The list is {payload[0]}; only an active list hands out codes.",
+            code="list_not_active",
+            status=payload[0],
+        ),
+        Code.OUT_OF_CODES: lambda: Conflict("The list has no code left.", code="out_of_codes"),
     }
     return _raise(errors[code]())
 
@@ -111,6 +129,8 @@ SCRIPT_NAMES = (
     "reserve_upload",
     "upload_batch",
     "finish_upload",
+    "allocate",
+    "hold_lock",
 )
 
 
@@ -123,10 +143,9 @@ class Scripts:
             name: redis.register_script(_source(name)) for name in SCRIPT_NAMES
         }
 
-    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
-        reply = await self._scripts[name](keys=list(keys), args=list(args))
-        assert isinstance(reply, list)
-        return reply
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """The script's reply: a list for most scripts (see each file's Output)."""
+        return await self._scripts[name](keys=list(keys), args=list(args))
 
     async def load_missing(self) -> int:
         """Load every script Redis does not hold; return how many had to be loaded."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from app.store.allocations import AllocationStore
 from app.store.campaigns import CampaignStore
+from app.store.events import EventStore
 from app.store.keys import Keys
 from app.store.lists import ListStore
 from app.store.partners import PartnerStore
@@ -13,7 +15,7 @@ from app.store.uploads import UploadStore
 
 
 class Store:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, event_retention: int = 1_000_000) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
@@ -21,6 +23,8 @@ class Store:
         self.lists = ListStore(redis, self.keys, self.scripts)
         self.campaigns = CampaignStore(redis, self.keys, self.scripts)
         self.uploads = UploadStore(redis, self.keys, self.scripts)
+        self.allocations = AllocationStore(redis, self.keys, self.scripts)
+        self.events = EventStore(redis, self.keys, event_retention)
 
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""

@@ -1,0 +1,178 @@
+"""Allocations: the promo engine's hot path, and reads of what was handed out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response, StreamingResponse
+
+from app.api import cursors
+from app.api.json import json_response
+from app.api.lists import NOT_FOUND, list_id, load
+from app.api.routing import Ctx, Router
+from app.api.schemas import (
+    AllocationCreate,
+    AllocationItem,
+    AllocationOut,
+    AllocationPage,
+    AllocationQuery,
+    CodeOut,
+)
+from app.domain.clock import rfc3339
+from app.domain.errors import NotFound, validation_error
+from app.domain.lists import ListId
+from app.domain.text import has_control_characters
+from app.store.allocations import Allocation
+
+router = Router()
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+KEY_MAX = 200
+
+
+def _key(ctx: Ctx) -> str | None:
+    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 1 <= len(key) <= KEY_MAX:
+        raise validation_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
+    return key
+
+
+def _item(a: Allocation) -> AllocationItem:
+    return AllocationItem(
+        voucher_code=a.code,
+        list_id=a.list_id,
+        campaign_id=a.campaign_id,
+        user_id=a.user_id,
+        issued_at=rfc3339(a.issued_at),
+        event_id=a.event_id,
+        source=a.source,
+    )
+
+
+@router.add(
+    "POST",
+    "/v1/allocations",
+    summary="Hand out one unique code (201), or replay (200)",
+    role="allocator",
+    body=AllocationCreate,
+    response=AllocationOut,
+    status=201,
+    errors=(
+        (200, "replayed"),
+        NOT_FOUND,
+        (409, "campaign_not_linked"),
+        (409, "list_not_active"),
+        (409, "out_of_codes"),
+        (409, "idempotency_conflict"),
+    ),
+)
+async def allocate(ctx: Ctx) -> Response:
+    body = ctx.body(AllocationCreate)
+    key = _key(ctx)
+    for field, value in (("user_id", body.user_id), ("source", body.source)):
+        if has_control_characters(value):
+            raise validation_error(field, "must not contain control characters")
+    lid = ListId.parse(body.list_id)
+    if lid is None:
+        raise NotFound("No such voucher list.", code="list_not_found")
+    a = await ctx.store.allocations.allocate(lid, body.campaign_id, body.user_id, body.source, key)
+    return json_response(
+        {
+            "voucher_code": a.code,
+            "list_id": a.list_id,
+            "campaign_id": a.campaign_id,
+            "user_id": a.user_id,
+            "issued_at": rfc3339(a.issued_at),
+            "event_id": a.event_id,
+            "replayed": a.replayed,
+        },
+        200 if a.replayed else 201,
+    )
+
+
+@router.add(
+    "GET",
+    "/v1/lists/{list_id}/allocations",
+    summary="The list's allocations in order (or one user's)",
+    role="allocator",
+    query=AllocationQuery,
+    response=AllocationPage,
+    errors=(NOT_FOUND,),
+)
+async def list_allocations(ctx: Ctx) -> AllocationPage:
+    lid, query = list_id(ctx), ctx.query(AllocationQuery)
+    await load(ctx.store, lid)
+    if query.user_id is not None:
+        mine = await ctx.store.allocations.of_user(lid, query.user_id)
+        start = int(cursors.decode(query.cursor, lambda v: isinstance(v, int) and v >= 0) or 0)
+        shown = mine[start : start + query.limit]
+        more = start + query.limit < len(mine)
+        return AllocationPage(
+            items=[_item(a) for a in shown],
+            next_cursor=cursors.encode(start + query.limit) if more else None,
+        )
+    found, last = await ctx.store.allocations.page(
+        lid, query.limit, cursors.decode_name(query.cursor)
+    )
+    return AllocationPage(
+        items=[_item(a) for a in found], next_cursor=None if last is None else cursors.encode(last)
+    )
+
+
+@router.add(
+    "GET",
+    "/v1/lists/{list_id}/allocations.csv",
+    summary="Every issued code: voucher_code,user_id,campaign_id,issued_at (streamed)",
+    role="allocator",
+    errors=(NOT_FOUND,),
+    media_type="text/csv",
+)
+async def export_allocations(ctx: Ctx) -> Response:
+    lid = list_id(ctx)
+    await load(ctx.store, lid)
+    store = ctx.store.allocations
+
+    async def rows() -> AsyncIterator[bytes]:
+        yield b"voucher_code,user_id,campaign_id,issued_at\r\n"
+        async for chunk in store.every(lid):
+            yield "".join(
+                _csv_line(a.code, a.user_id, a.campaign_id, rfc3339(a.issued_at)) for a in chunk
+            ).encode()
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{lid.value}-allocations.csv"'},
+    )
+
+
+def _csv_line(*fields: str) -> str:
+    quoted = (
+        '"' + f.replace('"', '""') + '"' if any(c in f for c in ',"\r\n') else f for f in fields
+    )
+    return ",".join(quoted) + "\r\n"
+
+
+@router.add(
+    "GET",
+    "/v1/lists/{list_id}/codes/{code}",
+    summary="Look up one code",
+    role="admin",
+    response=CodeOut,
+    errors=(NOT_FOUND, (404, "code_not_found")),
+)
+async def lookup_code(ctx: Ctx) -> CodeOut:
+    lid, code = list_id(ctx), ctx.path("code")
+    await load(ctx.store, lid)
+    issued = await ctx.store.allocations.issued(lid, code)
+    if issued is not None:
+        return CodeOut(
+            code=code,
+            state="issued",
+            user_id=issued.user_id,
+            campaign_id=issued.campaign_id,
+            issued_at=rfc3339(issued.issued_at),
+        )
+    if await ctx.store.allocations.is_available(lid, code):
+        return CodeOut(code=code, state="available")
+    raise NotFound("The code is not in this list.", code="code_not_found")

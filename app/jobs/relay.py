@@ -1,0 +1,79 @@
+"""The event relay: moves per-list outboxes into the global event stream.
+
+One process at a time relays (a lock renewed on every round), so the events of one list
+reach the stream in allocation order. Lists whose outbox went from empty to non-empty are on
+a "dirty" set; a sweep over every list at start-up and every `sweep_s` catches an outbox whose
+dirty mark was lost (the process died between the allocation and the mark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+
+from app.domain.lists import ListId
+from app.store.connection import UNAVAILABLE
+from app.store.store import Store
+
+log = logging.getLogger("vouchers.relay")
+
+
+class EventRelay:
+    def __init__(self, store: Store, interval_s: float = 0.05, sweep_s: float = 30.0) -> None:
+        self.store = store
+        self.interval_s, self.sweep_s = interval_s, sweep_s
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        """Relay every dirty outbox; return how many events moved."""
+        moved = 0
+        for list_id in await self.store.events.dirty():
+            parsed = ListId.parse(list_id)
+            if parsed is not None:
+                moved += await self.store.events.relay(parsed)
+        return moved
+
+    async def sweep(self) -> int:
+        """Relay every list's outbox, dirty or not."""
+        moved = 0
+        for list_id in await self.store.lists.all_ids():
+            moved += await self.store.events.relay(ListId(list_id))
+        return moved
+
+    async def _leader(self) -> bool:
+        ttl_ms = int(max(5.0, self.interval_s * 20) * 1000)
+        reply = await self.store.scripts.run(
+            "hold_lock", [self.store.keys.relay_lock], [self.owner, ttl_ms]
+        )
+        return bool(reply)
+
+    async def _loop(self) -> None:
+        last_sweep = 0.0
+        while not self._stopping.is_set():
+            try:
+                if await self._leader():
+                    if time.monotonic() - last_sweep > self.sweep_s:
+                        await self.sweep()
+                        last_sweep = time.monotonic()
+                    await self.run_once()
+            except UNAVAILABLE:
+                pass
+            except Exception:
+                log.exception("event relay round failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="event relay")
+
+    async def close(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=5)

@@ -1,0 +1,104 @@
+"""Allocations: the one-script hand-out, and reads of what was handed out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import cast
+
+from redis.asyncio import Redis
+
+from app.domain.lists import ListId
+from app.store.keys import Keys
+from app.store.scripts import Code, Scripts, raise_for
+
+LOG_PAGE = 1000  # allocation log entries read per round trip
+
+
+@dataclass(frozen=True)
+class Allocation:
+    code: str
+    list_id: str
+    campaign_id: str
+    user_id: str
+    issued_at: int
+    event_id: str
+    source: str
+    replayed: bool = False
+
+
+def scope(campaign_id: str, user_id: str, idempotency_key: str | None) -> str:
+    """Without a key a user gets one code per (list, campaign); with one, one per key."""
+    return f"k:{idempotency_key}" if idempotency_key is not None else f"u:{campaign_id}\n{user_id}"
+
+
+def _record(list_id: str, code: str, raw: str) -> Allocation:
+    user, campaign, issued_at, event_id, source = raw.split("\n", 4)
+    return Allocation(code, list_id, campaign, user, int(issued_at), event_id, source)
+
+
+class AllocationStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._redis, self._keys, self._scripts = redis, keys, scripts
+
+    async def allocate(
+        self, list_id: ListId, campaign_id: str, user_id: str, source: str, key: str | None
+    ) -> Allocation:
+        k = self._keys.list(list_id)
+        reply = await self._scripts.run(
+            "allocate",
+            [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.users],
+            [list_id.value, campaign_id, user_id, source, scope(campaign_id, user_id, key)],
+        )
+        raise_for(reply)
+        replayed = Code(int(reply[0])) is Code.REPLAYED
+        if not replayed and int(reply[4]) == 0:  # the outbox was empty: tell the relay
+            await self._redis.sadd(self._keys.dirty_outboxes, list_id.value)
+        code, issued_at, event_id = reply[1], int(reply[2]), reply[3]
+        if replayed:
+            source = reply[4]  # the original allocation's
+        return Allocation(
+            code, list_id.value, campaign_id, user_id, issued_at, event_id, source, replayed
+        )
+
+    async def issued(self, list_id: ListId, code: str) -> Allocation | None:
+        raw = await self._redis.hget(self._keys.list(list_id).issued, code)
+        return None if raw is None else _record(list_id.value, code, str(raw))
+
+    async def is_available(self, list_id: ListId, code: str) -> bool:
+        return bool(await self._redis.sismember(self._keys.list(list_id).avail, code))
+
+    async def _records(self, list_id: ListId, codes: list[str]) -> list[Allocation]:
+        if not codes:
+            return []
+        raws = cast(
+            list[str | None], await self._redis.hmget(self._keys.list(list_id).issued, codes)
+        )
+        return [_record(list_id.value, c, r) for c, r in zip(codes, raws, strict=True) if r]
+
+    async def page(
+        self, list_id: ListId, limit: int, after: str | None
+    ) -> tuple[list[Allocation], str | None]:
+        """Allocations in the order they happened, after the log position `after`."""
+        start = "-" if after is None else f"({after}"
+        rows = cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrange(self._keys.list(list_id).log, start, "+", count=limit + 1),
+        )
+        shown = rows[:limit]
+        found = await self._records(list_id, [fields["c"] for _, fields in shown])
+        return found, (shown[-1][0] if len(rows) > limit else None)
+
+    async def of_user(self, list_id: ListId, user_id: str) -> list[Allocation]:
+        raw = await self._redis.hget(self._keys.list(list_id).users, user_id)
+        return await self._records(list_id, str(raw).split("\n") if raw else [])
+
+    async def every(self, list_id: ListId) -> AsyncIterator[list[Allocation]]:
+        """Every allocation in order, a round trip's worth at a time."""
+        after: str | None = None
+        while True:
+            found, after = await self.page(list_id, LOG_PAGE, after)
+            if found:
+                yield found
+            if after is None:
+                return
