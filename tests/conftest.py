@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 from redis.asyncio import Redis
@@ -17,7 +16,7 @@ from starlette.applications import Starlette
 
 from app.api.app import create_app
 from app.config import ApiKey, Role, Settings
-from app.store.connection import connect
+from app.store.connection import connect, embedded
 from tests.redis_server import RedisServer, redis_server_required
 from tests.state import DAY_MS, Clock, iso
 
@@ -59,9 +58,7 @@ async def redis_client(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Redis]:
     if backend == "fake":
-        client: Redis = fakeredis.FakeAsyncRedis(
-            server=fakeredis.FakeServer(), decode_responses=True
-        )
+        client = embedded()
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         client = connect(Settings(redis_url=server.url, data_dir=tmp_path))

@@ -28,23 +28,24 @@ class EventRelay:
         self.interval_s, self.sweep_s = interval_s, sweep_s
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self._stopping = asyncio.Event()
+        self._round = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
-    async def run_once(self) -> int:
-        """Relay every dirty outbox; return how many events moved."""
-        moved = 0
-        for list_id in await self.store.events.dirty():
-            parsed = ListId.parse(list_id)
-            if parsed is not None:
-                moved += await self.store.events.relay(parsed)
-        return moved
-
-    async def sweep(self) -> int:
-        """Relay every list's outbox, dirty or not."""
-        moved = 0
-        for list_id in await self.store.lists.all_ids():
-            moved += await self.store.events.relay(ListId(list_id))
-        return moved
+    async def relay(self, sweep: bool = False) -> int | None:
+        """One round: relay every dirty outbox (every outbox with `sweep`) when this process
+        holds the relay lock; return how many events moved, or None when another process
+        relays. Rounds never overlap, so each list's events keep their order."""
+        async with self._round:
+            if not await self._leader():
+                return None
+            if sweep:
+                ids = await self.store.lists.all_ids()
+            else:
+                ids = [i for i in await self.store.events.dirty() if ListId.parse(i)]
+            moved = 0
+            for list_id in ids:
+                moved += await self.store.events.relay(ListId(list_id))
+            return moved
 
     async def _leader(self) -> bool:
         ttl_ms = int(max(5.0, self.interval_s * 20) * 1000)
@@ -57,11 +58,9 @@ class EventRelay:
         last_sweep = 0.0
         while not self._stopping.is_set():
             try:
-                if await self._leader():
-                    if time.monotonic() - last_sweep > self.sweep_s:
-                        await self.sweep()
-                        last_sweep = time.monotonic()
-                    await self.run_once()
+                sweep = time.monotonic() - last_sweep > self.sweep_s
+                if await self.relay(sweep) is not None and sweep:
+                    last_sweep = time.monotonic()
             except UNAVAILABLE:
                 pass
             except Exception:

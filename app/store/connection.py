@@ -48,7 +48,14 @@ def connect_blocking(settings: Settings, shared: Redis) -> Redis:
     return Redis.from_pool(pool)
 
 
-def embedded() -> Redis:
-    """An in-process Redis-compatible store (fakeredis with Lua) for one worker."""
-    client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+def embedded(server: fakeredis.FakeServer | None = None) -> Redis:
+    """An in-process Redis-compatible store (fakeredis with Lua) for one worker. Its pool
+    blocks when every connection is busy, as the real one does, instead of failing."""
+    client: Redis = fakeredis.FakeAsyncRedis(
+        server=server or fakeredis.FakeServer(),
+        decode_responses=True,
+        connection_pool_class=BlockingConnectionPool,
+        max_connections=64,
+        timeout=None,
+    )
     return client

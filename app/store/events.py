@@ -45,13 +45,19 @@ class EventStore:
             )
             if not rows:
                 return moved
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for entry_id, fields in rows:
-                    event: dict[Any, Any] = {"id": f"{list_id.value}-{entry_id}", **fields}
-                    pipe.xadd(self._keys.events, event, maxlen=self._retention, approximate=True)
-                pipe.xtrim(outbox, minid=_next_id(rows[-1][0]))
-                await pipe.execute()
+            await self._copy(list_id, rows)
+            await self._trim(outbox, rows[-1][0])
             moved += len(rows)
+
+    async def _copy(self, list_id: ListId, rows: list[tuple[str, dict[str, str]]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id, fields in rows:
+                event: dict[Any, Any] = {"id": f"{list_id.value}-{entry_id}", **fields}
+                pipe.xadd(self._keys.events, event, maxlen=self._retention, approximate=True)
+            await pipe.execute()
+
+    async def _trim(self, outbox: str, last_moved: str) -> None:
+        await self._redis.xtrim(outbox, minid=_next_id(last_moved))
 
     async def read(
         self, after: str | None, limit: int, wait_ms: int, blocking: Redis
