@@ -161,7 +161,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(api_keys=API_KEYS, data_dir=tmp_path / "data")
+    # The background relay only runs its start-up round: tests relay when they choose to.
+    return Settings(api_keys=API_KEYS, data_dir=tmp_path / "data", events_relay_interval_s=3600)
 
 
 @contextlib.asynccontextmanager

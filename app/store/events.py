@@ -57,7 +57,8 @@ class EventStore:
             await pipe.execute()
 
     async def _trim(self, outbox: str, last_moved: str) -> None:
-        await self._redis.xtrim(outbox, minid=_next_id(last_moved))
+        # exact, not "~": an approximate trim leaves entries behind to be relayed again
+        await self._redis.xtrim(outbox, minid=_next_id(last_moved), approximate=False)
 
     async def read(
         self, after: str | None, limit: int, wait_ms: int, blocking: Redis

@@ -1,0 +1,71 @@
+"""`vouchers serve` as a real subprocess, for tests that kill it or run several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import API_KEYS, TOKENS
+from tests.redis_server import free_port
+
+ADMIN = {"Authorization": f"Bearer {TOKENS['admin']}"}
+
+
+class Service:
+    """`vouchers serve` in a subprocess of its own, to kill -9."""
+
+    def __init__(
+        self, redis_url: str, data_dir: Path, workers: int = 1, upload_lease_s: float = 10
+    ) -> None:
+        self.port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("VOUCHERS_")},
+            "VOUCHERS_REDIS_URL": redis_url,
+            "VOUCHERS_DATA_DIR": str(data_dir),
+            "VOUCHERS_PORT": str(self.port),
+            "VOUCHERS_UPLOAD_LEASE_S": str(upload_lease_s),
+            "VOUCHERS_WORKERS": str(workers),
+            "VOUCHERS_API_KEYS": "[" + ",".join(k.model_dump_json() for k in API_KEYS) + "]",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(lambda: self._ready(), "the service to start")
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path, headers=ADMIN, timeout=60, **kwargs)
+
+
+def wait_for(condition: Any, what: str, timeout_s: float = 120) -> None:
+    """Poll another process until `condition()` holds (observation, not synchronisation)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
