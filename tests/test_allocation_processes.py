@@ -8,6 +8,7 @@ import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -95,16 +96,13 @@ def test_processes_times_hundreds_of_requests_issue_each_code_once(
 
     keys = Keys("pv").list(ListId(made["id"]))
     r = redis.Redis(port=own_redis_server.port, decode_responses=True)
-    records = r.hgetall(keys.issued)
+    records = cast(dict[str, str], r.hgetall(keys.issued))
     assert {code: rec.split("\n")[0] for code, rec in records.items()} == issued
     assert r.scard(keys.avail) == 0
     assert int(r.hget(keys.meta, "codes_distributed") or 0) == CODES
     wait_for(lambda: r.xlen(keys.outbox) == 0, "the relay")
-    events = [
-        fields
-        for _, fields in r.xrange(Keys("pv").events)
-        if fields["name"] == "Partner Voucher Rewarded"
-    ]
+    stream = cast(list[tuple[str, dict[str, str]]], r.xrange(Keys("pv").events))
+    events = [fields for _, fields in stream if fields["name"] == "Partner Voucher Rewarded"]
     assert sorted(e["voucherCode"] for e in events) == sorted(issued)
     assert {e["id"] for e in events} == {rec.split("\n")[3] for rec in records.values()}
     r.close()
