@@ -22,7 +22,7 @@ from app.domain.clock import rfc3339
 from app.domain.errors import NotFound, validation_error
 from app.domain.lists import ListId
 from app.domain.text import has_control_characters
-from app.store.allocations import Allocation
+from app.store.allocations import Allocation, Request
 
 router = Router()
 
@@ -75,7 +75,8 @@ async def allocate(ctx: Ctx) -> Response:
     lid = ListId.parse(body.list_id)
     if lid is None:
         raise NotFound("No such voucher list.", code="list_not_found")
-    a = await ctx.store.allocations.allocate(lid, body.campaign_id, body.user_id, body.source, key)
+    request = Request(body.campaign_id, body.user_id, body.source, key)
+    a = await ctx.store.batcher.allocate(lid, request)
     return json_response(
         {
             "voucher_code": a.code,

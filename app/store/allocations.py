@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis
 
+from app.domain.errors import ServiceError
 from app.domain.lists import ListId
 from app.store.keys import Keys
-from app.store.scripts import Code, Scripts, raise_for
+from app.store.scripts import Code, Scripts, error_for
 
 LOG_PAGE = 1000  # allocation log entries read per round trip
 
@@ -27,6 +28,14 @@ class Allocation:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class Request:
+    campaign_id: str
+    user_id: str
+    source: str
+    key: str | None  # the Idempotency-Key header
+
+
 def scope(campaign_id: str, user_id: str, idempotency_key: str | None) -> str:
     """Without a key a user gets one code per (list, campaign); with one, one per key."""
     return f"k:{idempotency_key}" if idempotency_key is not None else f"u:{campaign_id}\n{user_id}"
@@ -41,25 +50,47 @@ class AllocationStore:
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
-    async def allocate(
-        self, list_id: ListId, campaign_id: str, user_id: str, source: str, key: str | None
-    ) -> Allocation:
+    async def allocate_many(
+        self, list_id: ListId, requests: Sequence[Request]
+    ) -> list[Allocation | ServiceError]:
+        """One script call for a batch of requests to one list; a result per request."""
         k = self._keys.list(list_id)
+        args: list[str] = [list_id.value]
+        for r in requests:
+            args += (r.campaign_id, r.user_id, r.source, scope(r.campaign_id, r.user_id, r.key))
         reply = await self._scripts.run(
             "allocate",
             [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.users],
-            [list_id.value, campaign_id, user_id, source, scope(campaign_id, user_id, key)],
+            args,
         )
-        raise_for(reply)
-        replayed = Code(int(reply[0])) is Code.REPLAYED
-        if not replayed and int(reply[4]) == 0:  # the outbox was empty: tell the relay
+        results: list[Allocation | ServiceError] = []
+        allocated = False
+        for n, r in enumerate(requests):
+            code, a, b, c = reply[1 + 4 * n : 5 + 4 * n]
+            error = error_for(int(code), [a])
+            if error is not None:
+                results.append(error)
+                continue
+            source = r.source
+            if int(code) == Code.REPLAYED:
+                c, source = c.split("\n", 1)  # the original allocation's event id and source
+            else:
+                allocated = True
+            results.append(
+                Allocation(
+                    a,
+                    list_id.value,
+                    r.campaign_id,
+                    r.user_id,
+                    int(b),
+                    c,
+                    source,
+                    replayed=int(code) == Code.REPLAYED,
+                )
+            )
+        if allocated and int(reply[0]) == 0:  # the outbox was empty: tell the relay
             await self._redis.sadd(self._keys.dirty_outboxes, list_id.value)
-        code, issued_at, event_id = reply[1], int(reply[2]), reply[3]
-        if replayed:
-            source = reply[4]  # the original allocation's
-        return Allocation(
-            code, list_id.value, campaign_id, user_id, issued_at, event_id, source, replayed
-        )
+        return results
 
     async def issued(self, list_id: ListId, code: str) -> Allocation | None:
         raw = await self._redis.hget(self._keys.list(list_id).issued, code)

@@ -54,11 +54,21 @@ Refusal = Callable[[Status, int], ServiceError]
 def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]:
     """Return the payload of a successful reply, or raise the error its code stands for.
     `refused` builds the error for STATUS_REFUSED, whose meaning depends on the operation."""
-    code, payload = Code(int(reply[0])), list(reply[1:])
+    error = error_for(int(reply[0]), list(reply[1:]), refused)
+    if error is not None:
+        raise error
+    return list(reply[1:])
+
+
+def error_for(
+    raw_code: int, payload: list[Any], refused: Refusal | None = None
+) -> ServiceError | None:
+    """The client-facing error a script's return code stands for; None for success."""
+    code = Code(raw_code)
     if code >= Code.OK:
-        return payload
+        return None
     if code is Code.STATUS_REFUSED and refused is not None:
-        return _raise(refused(Status(payload[0]), int(payload[1] or 0)))
+        return refused(Status(payload[0]), int(payload[1] or 0))
     errors: dict[Code, Callable[[], ServiceError]] = {
         Code.PARTNER_NOT_FOUND: lambda: Unprocessable(
             "The partner does not exist; create it first.", code="partner_not_found"
@@ -94,11 +104,7 @@ def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]
         ),
         Code.OUT_OF_CODES: lambda: Conflict("The list has no code left.", code="out_of_codes"),
     }
-    return _raise(errors[code]())
-
-
-def _raise(error: ServiceError) -> list[Any]:
-    raise error
+    return errors[code]()
 
 
 def _lua_root() -> Traversable:

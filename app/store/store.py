@@ -5,6 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from app.store.allocations import AllocationStore
+from app.store.batching import AllocationBatcher
 from app.store.campaigns import CampaignStore
 from app.store.events import EventStore
 from app.store.keys import Keys
@@ -24,6 +25,7 @@ class Store:
         self.campaigns = CampaignStore(redis, self.keys, self.scripts)
         self.uploads = UploadStore(redis, self.keys, self.scripts)
         self.allocations = AllocationStore(redis, self.keys, self.scripts)
+        self.batcher = AllocationBatcher(self.allocations)
         self.events = EventStore(redis, self.keys, event_retention)
 
     async def ready(self) -> int:

@@ -1,0 +1,179 @@
+"""Allocation throughput and latency against a running server with a 1,000,000-code list,
+beside the same server's /healthz throughput measured in the same run.
+
+    python -m loadtests.alloc_bench                  # starts redis-server + one worker
+    python -m loadtests.alloc_bench --seconds 10 --connections 32
+
+Phases: seed (a list with 1,000,000 codes, linked to a campaign); /healthz closed loop;
+allocation closed loop (the peak rate); allocation open loop at half the peak rate (latency,
+measured from each request's scheduled start so queueing counts: no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+
+import httpx
+
+from loadtests.harness import HEADERS, percentile, stack
+from loadtests.lean_http import Connection, prepare
+from loadtests.upload_bench import make_file
+
+
+def seed(url: str, codes: int) -> str:
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=300) as client:
+        client.post("/v1/partners", json={"name": "Bench"})
+        made = client.post(
+            "/v1/lists",
+            json={
+                "partner": "Bench",
+                "tag": f"alloc{time.time_ns()}",
+                "name": "bench",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+        ).json()
+        upload = client.post(
+            f"/v1/lists/{made['id']}/uploads",
+            files={"file": ("seed.csv", make_file(codes), "text/csv")},
+        ).json()
+        while (
+            client.get(f"/v1/lists/{made['id']}/uploads/{upload['id']}").json()["status"]
+            == "in_progress"
+        ):
+            time.sleep(0.1)
+        client.put(f"/v1/lists/{made['id']}/campaigns/bench")
+        return str(made["id"])
+
+
+class Requests:
+    """Prepared request bytes: /healthz, or an allocation for a fresh user each time."""
+
+    def __init__(self, host: str, list_id: str) -> None:
+        self.host, self.list_id = host, list_id
+        self.users = itertools.count()
+        self.auth = {"Authorization": HEADERS["Authorization"], "Content-Type": "application/json"}
+
+    def healthz(self) -> bytes:
+        return prepare("GET", "/healthz", self.host)
+
+    def allocation(self) -> bytes:
+        body = json.dumps(
+            {"list_id": self.list_id, "campaign_id": "bench", "user_id": f"user-{next(self.users)}"}
+        ).encode()
+        return prepare("POST", "/v1/allocations", self.host, self.auth, body)
+
+
+async def closed_loop(
+    port: int, make: object, connections: int, seconds: float
+) -> tuple[float, list[float], int]:
+    """Each connection sends its next request as soon as the last answer arrives."""
+    assert callable(make)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = await Connection.open("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                raw = make()
+                started = time.perf_counter()
+                status, _ = await conn.request(raw)
+                latencies.append(time.perf_counter() - started)
+                if status >= 300:
+                    errors += 1
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return len(latencies) / (time.perf_counter() - started), latencies, errors
+
+
+async def open_loop(
+    port: int, make: object, rate: float, seconds: float, connections: int
+) -> tuple[list[float], int]:
+    """Requests start on a fixed schedule, whatever came back; latency counts from the
+    scheduled start, so time spent waiting for a free connection counts too."""
+    assert callable(make)
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Connection.open("127.0.0.1", port))
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        conn = await pool.get()
+        try:
+            status, _ = await conn.request(make())
+        finally:
+            pool.put_nowait(conn)
+        latencies.append(time.perf_counter() - scheduled)
+        if status >= 300:
+            errors += 1
+
+    tasks = []
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    for n in range(total):
+        scheduled = start + n / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        pool.get_nowait().close()
+    return latencies, errors
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        f"p{int(q * 1000) / 10:g}_ms": percentile(latencies, q) * 1000
+        for q in (0.5, 0.95, 0.99, 0.999)
+    }
+
+
+async def measure(url: str, list_id: str, connections: int, seconds: float) -> dict[str, object]:
+    port = int(url.rsplit(":", 1)[1])
+    requests = Requests(f"127.0.0.1:{port}", list_id)
+    await closed_loop(port, requests.healthz, connections, 1.0)  # warm up
+    health_rps, _, _ = await closed_loop(port, requests.healthz, connections, seconds)
+    alloc_rps, alloc_lat, alloc_err = await closed_loop(
+        port, requests.allocation, connections, seconds
+    )
+    half = alloc_rps / 2
+    open_lat, open_err = await open_loop(port, requests.allocation, half, seconds, connections)
+    return {
+        "healthz_rps": round(health_rps),
+        "allocations_rps": round(alloc_rps),
+        "allocations_vs_healthz": round(alloc_rps / health_rps, 3),
+        "closed_loop_errors": alloc_err,
+        "closed_loop": {k: round(v, 2) for k, v in summary(alloc_lat).items()},
+        "open_loop_rate_rps": round(half),
+        "open_loop_errors": open_err,
+        "open_loop": {k: round(v, 2) for k, v in summary(open_lat).items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--codes", type=int, default=1_000_000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    with stack(workers=args.workers) as running:
+        list_id = seed(running.url, args.codes)
+        results = asyncio.run(measure(running.url, list_id, args.connections, args.seconds))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
