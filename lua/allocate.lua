@@ -11,7 +11,8 @@
     KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource")
     KEYS[4] idem hash (scope -> code)
     KEYS[5] links hash
-    KEYS[6] outbox stream
+    KEYS[6] outbox stream (field e: the event as JSON, without its id, which is
+            "<list id>-<outbox entry id>")
     KEYS[7] allocation log stream (field c: code), in allocation order
     KEYS[8] users hash (user -> codes separated by "\n")
     ARGV[1] list id
@@ -40,6 +41,15 @@ local status = effective_status(metaKey, now)
 local meta = rcall('HMGET', metaKey, 'partner', 'name', 'description', 'codes_uploaded',
   'low_stock_threshold')
 local threshold = tonumber(meta[5])
+
+local stamp = string.format('%d', now)
+
+local function stock_event(name, available)
+  rcall('XADD', outboxKey, '*', 'e', cjson.encode({
+    name = name, timestamp = stamp, user_id = cjson.null,
+    properties = {voucherListID = listId, codesAvailable = available,
+      lowStockThreshold = threshold or cjson.null}}))
+end
 
 local function record_of(code)
   local parts = {}
@@ -75,22 +85,20 @@ local function allocate(campaign, user, source, scope)
     return -17, '', '', ''
   end
   local available = tonumber(meta[4]) - rcall('HINCRBY', metaKey, 'codes_distributed', 1)
-  local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*',
-    'name', 'Partner Voucher Rewarded', 'timestamp', now, 'user_id', user,
-    'campaignID', campaign, 'codeDescription', meta[3], 'codeProvider', meta[1],
-    'codeSnippetName', meta[2], 'source', source, 'voucherCode', code, 'voucherListID', listId)
+  local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', cjson.encode({
+    name = 'Partner Voucher Rewarded', timestamp = stamp, user_id = user,
+    properties = {campaignID = campaign, codeDescription = meta[3], codeProvider = meta[1],
+      codeSnippetName = meta[2], source = source, voucherCode = code, voucherListID = listId}}))
   rcall('HSET', issuedKey, code, table.concat({user, campaign, now, eventId, source}, '\n'))
   rcall('HSET', idemKey, scope, code)
   rcall('XADD', logKey, '*', 'c', code)
   local mine = rcall('HGET', usersKey, user)
   rcall('HSET', usersKey, user, mine and (mine .. '\n' .. code) or code)
   if threshold and available == threshold then
-    rcall('XADD', outboxKey, '*', 'name', 'Voucher List Low', 'timestamp', now,
-      'voucherListID', listId, 'codesAvailable', available, 'lowStockThreshold', threshold)
+    stock_event('Voucher List Low', available)
   end
   if available == 0 then
-    rcall('XADD', outboxKey, '*', 'name', 'Voucher List Exhausted', 'timestamp', now,
-      'voucherListID', listId, 'codesAvailable', 0, 'lowStockThreshold', meta[5])
+    stock_event('Voucher List Exhausted', 0)
   end
   return 0, code, now, eventId
 end

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import redis
 
+from app.domain.events import render
 from app.domain.lists import ListId
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
@@ -102,7 +103,8 @@ def test_processes_times_hundreds_of_requests_issue_each_code_once(
     assert int(r.hget(keys.meta, "codes_distributed") or 0) == CODES
     wait_for(lambda: r.xlen(keys.outbox) == 0, "the relay")
     stream = cast(list[tuple[str, dict[str, str]]], r.xrange(Keys("pv").events))
-    events = [fields for _, fields in stream if fields["name"] == "Partner Voucher Rewarded"]
-    assert sorted(e["voucherCode"] for e in events) == sorted(issued)
+    events = [render(fields["id"], fields["e"]) for _, fields in stream]
+    events = [e for e in events if e["name"] == "Partner Voucher Rewarded"]
+    assert sorted(e["properties"]["voucherCode"] for e in events) == sorted(issued)
     assert {e["id"] for e in events} == {rec.split("\n")[3] for rec in records.values()}
     r.close()

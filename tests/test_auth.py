@@ -21,7 +21,7 @@ def _id(endpoint: Endpoint) -> str:
 async def _path(api: Api, endpoint: Endpoint) -> str:
     await api.make_partner()
     made = await api.make_list()
-    return endpoint.path.format(list_id=made["id"], campaign_id="c1", upload_id="u1")
+    return endpoint.path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)

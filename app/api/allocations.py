@@ -54,6 +54,7 @@ def _item(a: Allocation) -> AllocationItem:
     "/v1/allocations",
     summary="Hand out one unique code (201), or replay (200)",
     role="allocator",
+    hot=True,
     body=AllocationCreate,
     response=AllocationOut,
     status=201,

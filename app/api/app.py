@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.api import allocations, campaigns, events, health, lists, openapi, partners
 from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
 from app.api.metrics import Metrics
-from app.api.routing import Endpoint, build_route
+from app.api.routing import Endpoint, build_route, handler
 from app.config import Settings
 from app.domain.clock import now_ms
 from app.jobs.relay import EventRelay
@@ -36,6 +39,23 @@ ENDPOINTS: list[Endpoint] = [
     *allocations.router.endpoints,
     *events.router.endpoints,
 ]
+
+
+class VouchersApp(Starlette):
+    """Starlette, with the hot routes (POST /v1/allocations) answered before its middleware
+    stack and router: their handler already turns every outcome into a response."""
+
+    hot: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            run = self.hot.get((scope["method"], scope["path"]))
+            if run is not None:
+                scope["app"] = self
+                response = await run(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -73,11 +93,12 @@ def create_app(
                     await blocking.aclose()
                 await client.aclose()
 
-    app = Starlette(
+    app = VouchersApp(
         routes=[build_route(e) for e in ENDPOINTS],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )
+    app.hot = {(e.method, e.path): handler(e) for e in ENDPOINTS if e.hot}
     app.state.settings = settings
     app.state.store = store
     app.state.files = files

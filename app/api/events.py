@@ -23,6 +23,6 @@ async def list_events(ctx: Ctx) -> EventPage:
         query.cursor, query.limit, query.wait_ms, ctx.request.app.state.blocking
     )
     return EventPage(
-        items=[EventOut.model_validate(render(e.fields)) for e in found],
+        items=[EventOut.model_validate(render(e.fields["id"], e.fields["e"])) for e in found],
         next_cursor=found[-1].position if found else (query.cursor or "0-0"),
     )

@@ -101,6 +101,7 @@ class Endpoint:
     uses_store: bool = True
     media_type: str = "application/json"
     file_field: str | None = None  # a multipart/form-data body carrying one file
+    hot: bool = False  # served ahead of Starlette's middleware and routing (see app.py)
 
 
 @dataclass
@@ -163,6 +164,15 @@ def _render(endpoint: Endpoint, result: Result) -> Response:
 
 
 def build_route(endpoint: Endpoint) -> Route:
+    return Route(
+        endpoint.path, handler(endpoint), methods=[endpoint.method], name=endpoint.handler.__name__
+    )
+
+
+def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The request handler: auth, parsing, the endpoint, errors and metrics. It never raises:
+    every outcome is a response."""
+
     async def run(request: Request) -> Response:
         app_state = request.app.state
         started = time.perf_counter()
@@ -193,4 +203,4 @@ def build_route(endpoint: Endpoint) -> Route:
         app_state.metrics.observe(endpoint, response.status_code, time.perf_counter() - started)
         return response
 
-    return Route(endpoint.path, run, methods=[endpoint.method], name=endpoint.handler.__name__)
+    return run

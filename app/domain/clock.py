@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -21,5 +22,10 @@ def to_ms(value: datetime) -> int:
 def rfc3339(ms: int) -> str:
     """Epoch milliseconds as `2026-12-31T23:59:59.000Z`."""
     seconds, millis = divmod(ms, 1000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """The formatted second (hot: every response shows a time, mostly of the same second)."""
+    return f"{datetime.fromtimestamp(seconds, tz=UTC):%Y-%m-%dT%H:%M:%S}"

@@ -52,7 +52,7 @@ class EventStore:
     async def _copy(self, list_id: ListId, rows: list[tuple[str, dict[str, str]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry_id, fields in rows:
-                event: dict[Any, Any] = {"id": f"{list_id.value}-{entry_id}", **fields}
+                event: dict[Any, Any] = {"id": f"{list_id.value}-{entry_id}", "e": fields["e"]}
                 pipe.xadd(self._keys.events, event, maxlen=self._retention, approximate=True)
             await pipe.execute()
 
