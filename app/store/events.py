@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from redis.asyncio import Redis
 
 from app.domain.lists import ListId
 from app.store.keys import Keys
+from app.store.scripts import Scripts
 
 RELAY_PAGE = 500  # outbox entries moved per round trip
 
@@ -25,8 +26,9 @@ def _next_id(entry_id: str) -> str:
 
 
 class EventStore:
-    def __init__(self, redis: Redis, keys: Keys, retention: int) -> None:
-        self._redis, self._keys, self._retention = redis, keys, retention
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, retention: int) -> None:
+        self._redis, self._keys, self._scripts = redis, keys, scripts
+        self._retention = retention
 
     async def dirty(self) -> list[str]:
         return sorted(cast(set[str], await self._redis.smembers(self._keys.dirty_outboxes)))
@@ -50,11 +52,10 @@ class EventStore:
             moved += len(rows)
 
     async def _copy(self, list_id: ListId, rows: list[tuple[str, dict[str, str]]]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for entry_id, fields in rows:
-                event: dict[Any, Any] = {"id": f"{list_id.value}-{entry_id}", "e": fields["e"]}
-                pipe.xadd(self._keys.events, event, maxlen=self._retention, approximate=True)
-            await pipe.execute()
+        args: list[str | int] = [self._retention]
+        for entry_id, fields in rows:
+            args += (f"{list_id.value}-{entry_id}", fields["e"])
+        await self._scripts.run("append_events", [self._keys.events], args)
 
     async def _trim(self, outbox: str, last_moved: str) -> None:
         # exact, not "~": an approximate trim leaves entries behind to be relayed again

@@ -137,6 +137,7 @@ SCRIPT_NAMES = (
     "finish_upload",
     "allocate",
     "hold_lock",
+    "append_events",
 )
 
 

@@ -26,7 +26,7 @@ class Store:
         self.uploads = UploadStore(redis, self.keys, self.scripts)
         self.allocations = AllocationStore(redis, self.keys, self.scripts)
         self.batcher = AllocationBatcher(self.allocations)
-        self.events = EventStore(redis, self.keys, event_retention)
+        self.events = EventStore(redis, self.keys, self.scripts, event_retention)
 
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""
