@@ -6,7 +6,8 @@ beside the same server's /healthz throughput measured in the same run.
 
 Phases: seed (a list with 1,000,000 codes, linked to a campaign); /healthz closed loop;
 allocation closed loop (the peak rate); allocation open loop at half the peak rate (latency,
-measured from each request's scheduled start so queueing counts: no coordinated omission).
+measured from each request's scheduled start so queueing counts: no coordinated omission);
+/healthz open loop at that same rate: the floor this machine and load generator set.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ async def measure(url: str, list_id: str, connections: int, seconds: float) -> d
     )
     half = alloc_rps / 2
     open_lat, open_err = await open_loop(port, requests.allocation, half, seconds, connections)
+    health_lat, _ = await open_loop(port, requests.healthz, half, seconds, connections)
     return {
         "healthz_rps": round(health_rps),
         "allocations_rps": round(alloc_rps),
@@ -159,6 +161,7 @@ async def measure(url: str, list_id: str, connections: int, seconds: float) -> d
         "open_loop_rate_rps": round(half),
         "open_loop_errors": open_err,
         "open_loop": {k: round(v, 2) for k, v in summary(open_lat).items()},
+        "healthz_open_loop_same_rate": {k: round(v, 2) for k, v in summary(health_lat).items()},
     }
 
 
