@@ -20,34 +20,25 @@ import time
 
 import httpx
 
-from loadtests.harness import HEADERS, percentile, stack
+from loadtests.harness import HEADERS, new_list, percentile, stack
 from loadtests.lean_http import Connection, prepare
 from loadtests.upload_bench import make_file
 
 
 def seed(url: str, codes: int) -> str:
     with httpx.Client(base_url=url, headers=HEADERS, timeout=300) as client:
-        client.post("/v1/partners", json={"name": "Bench"})
-        made = client.post(
-            "/v1/lists",
-            json={
-                "partner": "Bench",
-                "tag": f"alloc{time.time_ns()}",
-                "name": "bench",
-                "expires_at": "2099-01-01T00:00:00Z",
-            },
-        ).json()
+        list_id = new_list(client)
         upload = client.post(
-            f"/v1/lists/{made['id']}/uploads",
+            f"/v1/lists/{list_id}/uploads",
             files={"file": ("seed.csv", make_file(codes), "text/csv")},
         ).json()
         while (
-            client.get(f"/v1/lists/{made['id']}/uploads/{upload['id']}").json()["status"]
+            client.get(f"/v1/lists/{list_id}/uploads/{upload['id']}").json()["status"]
             == "in_progress"
         ):
             time.sleep(0.1)
-        client.put(f"/v1/lists/{made['id']}/campaigns/bench")
-        return str(made["id"])
+        client.put(f"/v1/lists/{list_id}/campaigns/bench")
+        return str(list_id)
 
 
 class Requests:

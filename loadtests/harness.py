@@ -92,6 +92,21 @@ def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def new_list(client: httpx.Client) -> str:
+    """A fresh list of partner "Bench" (created if needed); its id."""
+    client.post("/v1/partners", json={"name": "Bench"})
+    made = client.post(
+        "/v1/lists",
+        json={
+            "partner": "Bench",
+            "tag": f"t{time.time_ns()}",
+            "name": "bench",
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    ).json()
+    return str(made["id"])
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     if not ordered:

@@ -19,7 +19,7 @@ from multiprocessing.synchronize import Event
 import httpx
 import redis
 
-from loadtests.harness import HEADERS, percentile, stack
+from loadtests.harness import HEADERS, new_list, percentile, stack
 
 
 def make_file(codes: int) -> bytes:
@@ -58,34 +58,25 @@ def script_usec(r: redis.Redis) -> int:
 def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
     r = redis.Redis(port=redis_port)
     with httpx.Client(base_url=url, headers=HEADERS, timeout=120) as client:
-        client.post("/v1/partners", json={"name": "Bench"})
-        made = client.post(
-            "/v1/lists",
-            json={
-                "partner": "Bench",
-                "tag": f"t{time.time_ns()}",
-                "name": "bench",
-                "expires_at": "2099-01-01T00:00:00Z",
-            },
-        ).json()
+        list_id = new_list(client)
         content = make_file(codes)
-        idle = read_for(url, f"/v1/lists/{made['id']}", 2.0)
+        idle = read_for(url, f"/v1/lists/{list_id}", 2.0)
         r.memory_purge()
         before, usec_before = int(r.info("memory")["used_memory"]), script_usec(r)
         stop = multiprocessing.Event()
         results: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
         reader = multiprocessing.Process(
-            target=read_while, args=(url, f"/v1/lists/{made['id']}", stop, results)
+            target=read_while, args=(url, f"/v1/lists/{list_id}", stop, results)
         )
         reader.start()
         time.sleep(0.5)  # let the reader warm up before the upload starts
         started = time.perf_counter()
         accepted = client.post(
-            f"/v1/lists/{made['id']}/uploads", files={"file": ("bench.csv", content, "text/csv")}
+            f"/v1/lists/{list_id}/uploads", files={"file": ("bench.csv", content, "text/csv")}
         ).json()
         posted = time.perf_counter()
         while True:
-            upload = client.get(f"/v1/lists/{made['id']}/uploads/{accepted['id']}").json()
+            upload = client.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}").json()
             if upload["status"] != "in_progress":
                 break
             time.sleep(0.01)
@@ -94,7 +85,7 @@ def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
         latencies = results.get()
         reader.join()
     after, usec_after = int(r.info("memory")["used_memory"]), script_usec(r)
-    slot, rest = made["id"].split(".", 1)
+    slot, rest = list_id.split(".", 1)
     sets = sum(
         int(r.memory_usage(f"pv:{{{slot}}}.{rest}:{name}", samples=0) or 0)
         for name in ("avail", "dedupe")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,13 @@ def wait_for(condition: Any, what: str, timeout_s: float = 120) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def running_service(redis_url: str, data_dir: Path, **options: Any) -> Iterator[Service]:
+    svc = Service(redis_url, data_dir, **options)
+    svc.start()
+    try:
+        yield svc
+    finally:
+        svc.kill()

@@ -18,7 +18,7 @@ from app.domain.events import render
 from app.domain.lists import ListId
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
-from tests.service import ADMIN, Service, wait_for
+from tests.service import ADMIN, Service, running_service, wait_for
 
 CODES = 600
 CLIENTS = 3
@@ -50,10 +50,8 @@ def _client(url: str, list_id: str, client: int) -> list[tuple[int, str, str]]:
 
 @pytest.fixture
 def two_workers(own_redis_server: RedisServer, tmp_path: Path) -> Iterator[Service]:
-    svc = Service(own_redis_server.url, tmp_path / "data", workers=2)
-    svc.start()
-    yield svc
-    svc.kill()
+    with running_service(own_redis_server.url, tmp_path / "data", workers=2) as svc:
+        yield svc
 
 
 def test_processes_times_hundreds_of_requests_issue_each_code_once(

@@ -12,7 +12,7 @@ from app.domain.lists import ListId
 from app.store.keys import Keys
 from tests.conftest import Api
 from tests.redis_server import RedisServer
-from tests.service import Service, wait_for
+from tests.service import Service, running_service, wait_for
 
 
 def million_codes() -> bytes:
@@ -42,10 +42,8 @@ async def test_a_million_codes_upload(real_api: Api) -> None:
 
 @pytest.fixture
 def service(own_redis_server: RedisServer, tmp_path: Path) -> Iterator[Service]:
-    svc = Service(own_redis_server.url, tmp_path / "data", upload_lease_s=1)
-    svc.start()
-    yield svc
-    svc.kill()
+    with running_service(own_redis_server.url, tmp_path / "data", upload_lease_s=1) as svc:
+        yield svc
 
 
 def test_killed_mid_upload_resumes_with_exact_counts(

@@ -175,23 +175,20 @@ class AllocationCreate(Request):
     source: str = Field(default="promo", min_length=1, max_length=64)
 
 
-class AllocationOut(BaseModel):
+class AllocationBase(BaseModel):
     voucher_code: str
     list_id: str
     campaign_id: str
     user_id: str
     issued_at: str = Timestamp
     event_id: str
+
+
+class AllocationOut(AllocationBase):
     replayed: bool
 
 
-class AllocationItem(BaseModel):
-    voucher_code: str
-    list_id: str
-    campaign_id: str
-    user_id: str
-    issued_at: str = Timestamp
-    event_id: str
+class AllocationItem(AllocationBase):
     source: str
 
 
