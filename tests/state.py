@@ -7,6 +7,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.domain.clock import now_ms, rfc3339
+from app.store.keys import Keys
 
 DAY_MS = 86_400_000
 
@@ -28,10 +29,16 @@ class Clock:
         self.ms += ms
 
 
+# Coordination state with a time to live, not data: the relay's lock comes and goes by itself.
+NOT_DATA = {Keys("pv").relay_lock}
+
+
 async def dump(redis: Redis) -> dict[str, Any]:
     """Every key with its type and full content: two equal dumps mean nothing changed."""
     out: dict[str, Any] = {}
     async for key in redis.scan_iter(count=1000):
+        if key in NOT_DATA:
+            continue
         kind = await redis.type(key)
         if kind == "string":
             value: Any = await redis.get(key)

@@ -82,7 +82,7 @@ def create_app(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
             )
         uploads.start()  # resumes uploads left in progress, then keeps watching
-        relay.start()  # sweeps every outbox first: nothing left from before a crash is lost
+        await relay.start()  # sweeps every outbox first: nothing left from a crash waits
         try:
             yield
         finally:

@@ -55,7 +55,7 @@ class EventRelay:
         return bool(reply)
 
     async def _loop(self) -> None:
-        last_sweep = 0.0
+        last_sweep = time.monotonic()
         while not self._stopping.is_set():
             try:
                 sweep = time.monotonic() - last_sweep > self.sweep_s
@@ -68,7 +68,11 @@ class EventRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """A first round (a sweep of every outbox, so nothing left from before a crash waits),
+        then a round every `interval_s` in the background."""
+        with contextlib.suppress(*UNAVAILABLE):
+            await self.relay(sweep=True)
         self._task = asyncio.create_task(self._loop(), name="event relay")
 
     async def close(self) -> None:
