@@ -124,3 +124,15 @@ async def test_bad_event_queries(api: Api, name: str, value: str) -> None:
 async def test_events_need_the_allocator_role(api: Api) -> None:
     assert (await api.get("/v1/events", role="viewer")).status_code == 403
     assert (await api.get("/v1/events", role=None)).status_code == 401
+
+
+async def test_a_list_is_deleted_only_once_its_events_are_relayed(api: Api) -> None:
+    list_id = await stocked(api, 5)
+    event_id = (await allocate(api, list_id, "u1")).json()["event_id"]
+    await api.delete(f"/v1/lists/{list_id}/campaigns/c1")
+    pending = await api.delete(f"/v1/lists/{list_id}")
+    assert (pending.status_code, pending.json()["error"]["code"]) == (409, "events_pending")
+    assert (await api.get(f"/v1/lists/{list_id}")).status_code == 200
+    await api.app.state.relay.relay()
+    assert (await api.delete(f"/v1/lists/{list_id}")).status_code == 204
+    assert [e["id"] for e in await read_all(api)] == [event_id]

@@ -186,7 +186,7 @@ _transition(Action.ARCHIVE, "Archive a list and free its (partner, tag)", ())
     summary="Delete a list no campaign is linked to",
     role="admin",
     status=204,
-    errors=(*TRANSITION_ERRORS, (409, "list_linked")),
+    errors=(*TRANSITION_ERRORS, (409, "list_linked"), (409, "events_pending")),
 )
 async def delete_list(ctx: Ctx) -> None:
     lid = list_id(ctx)

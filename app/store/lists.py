@@ -189,7 +189,7 @@ class ListStore:
 
     async def delete(self, list_id: ListId, current: VoucherList, now: int) -> None:
         keys = self._keys.list(list_id)
-        fixed = (keys.meta, keys.links, keys.uploads)
+        fixed = (keys.meta, keys.links, keys.uploads, keys.outbox)
         others = [k for k in keys.fixed() if k not in fixed]
         while True:  # an upload recorded between reading the index and deleting: read again
             uploads = cast(list[str], await self._redis.zrange(keys.uploads, 0, -1))
@@ -201,6 +201,7 @@ class ListStore:
                     self._keys.partner(current.partner),
                     keys.links,
                     keys.uploads,
+                    keys.outbox,
                     *others,
                     *(key for u in uploads for key in keys.upload_keys(u)),
                 ],

@@ -46,6 +46,7 @@ class Code(IntEnum):
     CAMPAIGN_NOT_LINKED = -15
     LIST_NOT_ACTIVE = -16
     OUT_OF_CODES = -17
+    EVENTS_PENDING = -18
 
 
 Refusal = Callable[[Status, int], ServiceError]
@@ -103,6 +104,10 @@ def error_for(
             status=payload[0],
         ),
         Code.OUT_OF_CODES: lambda: Conflict("The list has no code left.", code="out_of_codes"),
+        Code.EVENTS_PENDING: lambda: Conflict(
+            "The list's last events are still being delivered; retry in a moment.",
+            code="events_pending",
+        ),
     }
     return errors[code]()
 
