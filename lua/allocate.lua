@@ -8,7 +8,8 @@
   Input:
     KEYS[1] meta hash
     KEYS[2] avail set
-    KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource")
+    KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource\nscope": the
+            record holds everything the idem and users entries say, so they can be rebuilt)
     KEYS[4] idem hash (scope -> code)
     KEYS[5] links hash
     KEYS[6] outbox stream (field e: the event as JSON, without its id, which is
@@ -89,7 +90,8 @@ local function allocate(campaign, user, source, scope)
     name = 'Partner Voucher Rewarded', timestamp = stamp, user_id = user,
     properties = {campaignID = campaign, codeDescription = meta[3], codeProvider = meta[1],
       codeSnippetName = meta[2], source = source, voucherCode = code, voucherListID = listId}}))
-  rcall('HSET', issuedKey, code, table.concat({user, campaign, now, eventId, source}, '\n'))
+  rcall('HSET', issuedKey, code,
+    table.concat({user, campaign, now, eventId, source, scope}, '\n'))
   rcall('HSET', idemKey, scope, code)
   rcall('XADD', logKey, '*', 'c', code)
   local mine = rcall('HGET', usersKey, user)

@@ -42,7 +42,7 @@ def scope(campaign_id: str, user_id: str, idempotency_key: str | None) -> str:
 
 
 def _record(list_id: str, code: str, raw: str) -> Allocation:
-    user, campaign, issued_at, event_id, source = raw.split("\n", 4)
+    user, campaign, issued_at, event_id, source, _scope = raw.split("\n", 5)
     return Allocation(code, list_id, campaign, user, int(issued_at), event_id, source)
 
 
