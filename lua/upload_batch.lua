@@ -14,6 +14,7 @@
     KEYS[5] upload hash
     KEYS[6] upload's duplicates list (indexes among the candidates, in no particular order)
     KEYS[7] upload's committed-batches bitmap
+    KEYS[8] the list's snapshot fence (set while a snapshot reads the list's codes)
     ARGV[1] owner
     ARGV[2] lease, milliseconds
     ARGV[3] batch number (its bit in the bitmap)
@@ -24,10 +25,12 @@
     {-4}                     no such list
     {-8} {-10} {-11}         the lease is not ours, the upload is gone, or finished
     {-9}                     the list is archived
+    {-19}                    a snapshot is reading the list: send the batch again shortly
 ]]
 -- @include upload_lease
 local metaKey, dedupeKey, availKey, issuedKey, uploadKey, dupsKey, batchesKey = KEYS[1],
   KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local fenceKey = KEYS[8]
 local rcall = redis.call
 local lost = hold_lease(uploadKey, ARGV[1], ARGV[2])
 if lost then
@@ -39,6 +42,9 @@ if not status then
 end
 if status == 'archived' then
   return {-9}
+end
+if rcall('EXISTS', fenceKey) == 1 then
+  return {-19}
 end
 if rcall('SETBIT', batchesKey, ARGV[3], 1) == 1 then
   return {0, 0, 0}

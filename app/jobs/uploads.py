@@ -55,6 +55,7 @@ log = logging.getLogger("vouchers.uploads")
 READ_CHUNK = 64 * 1024  # bytes parsed between two yields to the event loop
 BATCH = 1000  # candidates per upload_batch.lua call: about 2 ms of Redis time
 IN_FLIGHT = 2  # batches sent before the first answer is awaited
+FENCE_RETRY_S = 0.05  # wait before sending a batch a snapshot held back
 FRESH_PROBE = 10_000  # codes per SMISMEMBER while estimating fresh codes
 SHOWN_CODE = 120  # characters of a code shown in the error file
 ERROR_HEADER = ("row", "code", "error_code", "message")
@@ -256,24 +257,23 @@ class UploadJob:
                 if len(window) == IN_FLIGHT:
                     self._check_code((await window.popleft()).code)
                 start = number * size
-                window.append(
-                    asyncio.ensure_future(
-                        uploads.add_batch(
-                            self.list_id,
-                            self.upload_id,
-                            self.w.owner,
-                            self.w.lease_ms,
-                            number,
-                            start,
-                            checked.codes[start : start + size],
-                        )
-                    )
-                )
+                batch = checked.codes[start : start + size]
+                window.append(asyncio.ensure_future(self._commit(number, start, batch)))
             while window:
                 self._check_code((await window.popleft()).code)
         finally:
             for pending in window:
                 pending.cancel()
+
+    async def _commit(self, number: int, start: int, codes: list[str]) -> Batch:
+        """Commit one batch; while a snapshot reads the list, wait and send it again."""
+        while True:
+            result = await self.w.store.uploads.add_batch(
+                self.list_id, self.upload_id, self.w.owner, self.w.lease_ms, number, start, codes
+            )
+            if result.code is not Code.FENCED:
+                return result
+            await asyncio.sleep(FENCE_RETRY_S)
 
     async def _write_error_file(self, checked: Checked) -> None:
         """Merge the row errors (from the check) and the duplicate_code rows (kept in Redis

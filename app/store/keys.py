@@ -29,6 +29,7 @@ class ListKeys:
     uploads: str  # zset: upload id scored by created_at ms
     log: str  # stream: field c = code, one entry per allocation, in order
     users: str  # hash: user id -> the codes issued to them, "\n"-separated
+    fence: str  # string with a time to live: a snapshot is reading the list's codes
 
     def fixed(self) -> tuple[str, ...]:
         """Every key of the list but its upload records (one per upload, see `upload`)."""
@@ -99,6 +100,7 @@ class Keys:
             uploads=f"{base}:uploads",
             log=f"{base}:log",
             users=f"{base}:users",
+            fence=f"{base}:fence",
         )
 
 

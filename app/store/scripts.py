@@ -47,6 +47,7 @@ class Code(IntEnum):
     LIST_NOT_ACTIVE = -16
     OUT_OF_CODES = -17
     EVENTS_PENDING = -18
+    FENCED = -19
 
 
 Refusal = Callable[[Status, int], ServiceError]
@@ -143,6 +144,7 @@ SCRIPT_NAMES = (
     "allocate",
     "hold_lock",
     "append_events",
+    "cut_list",
 )
 
 

@@ -12,6 +12,7 @@ from app.store.keys import Keys
 from app.store.lists import ListStore
 from app.store.partners import PartnerStore
 from app.store.scripts import Scripts
+from app.store.snapshots import SnapshotLoader, SnapshotStore
 from app.store.uploads import UploadStore
 
 
@@ -27,6 +28,8 @@ class Store:
         self.allocations = AllocationStore(redis, self.keys, self.scripts)
         self.batcher = AllocationBatcher(self.allocations)
         self.events = EventStore(redis, self.keys, self.scripts, event_retention)
+        self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
+        self.loader = SnapshotLoader(redis, self.keys)
 
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""

@@ -179,7 +179,14 @@ class UploadStore:
         keys = self._keys.list(list_id)
         reply = await self._scripts.run(
             "upload_batch",
-            [keys.meta, keys.dedupe, keys.avail, keys.issued, *keys.upload_keys(upload_id)],
+            [
+                keys.meta,
+                keys.dedupe,
+                keys.avail,
+                keys.issued,
+                *keys.upload_keys(upload_id),
+                keys.fence,
+            ],
             [owner, lease_ms, number, start, "\n".join(codes)],
         )
         code = Code(int(reply[0]))

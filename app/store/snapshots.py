@@ -1,0 +1,377 @@
+"""Snapshots: the whole state written to one file, and read back into an empty store.
+
+File format (version 1), UTF-8 JSON lines:
+- line 1: {"format": "partner-vouchers-snapshot", "version": 1, "created_at": ms, "prefix"}
+- then records, each {"type": ..., ...}: "sequence", "partner", "list" (metadata and links),
+  "avail" and "issued" (a list's codes, in chunks), "outbox" (events not yet relayed),
+  "upload" (an upload's record and progress), "events" (the event stream's last id)
+- last line: {"type": "end", "sha256": <hex of every byte before this line>, "lists",
+  "codes"}
+What can be derived is not stored, and restore rebuilds it: the (partner, tag) claims, each
+partner's list count, dedupe (avail + issued of a non-archived list), the idempotency and
+per-user indexes and the allocation log (from the issued records), the list counters.
+
+Each list is read consistently without stalling anyone: a fence holds its uploads back (they
+wait and retry), its available codes and issued records are scanned in small steps while
+allocations go on, then one atomic read takes the cut (metadata, last log and outbox ids).
+Codes allocated during the scan are exactly the log entries between the first and the cut,
+so every code ends up either available or issued, never both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+import orjson
+from redis.asyncio import Redis
+
+from app.domain.lists import ListId
+from app.store.keys import Keys, ListKeys
+from app.store.scripts import Scripts
+
+FORMAT = "partner-vouchers-snapshot"
+VERSION = 1
+CHUNK = 1000  # members per SSCAN/HSCAN step and per restore write
+LINE_CODES = 10_000  # codes per "avail"/"issued" line
+FENCE_MS = 120_000  # a crashed snapshot's fence lapses by itself
+
+
+class SnapshotError(Exception):
+    """A file that is not a snapshot this version can read, or a damaged one."""
+
+
+@dataclass
+class Counts:
+    lists: int = 0
+    codes: int = 0
+
+
+@dataclass
+class _ListCut:
+    meta: dict[str, str]
+    links: dict[str, str]
+    avail: list[str]
+    issued: dict[str, str]
+    outbox: list[tuple[str, str]]
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Out:
+    """Writes lines and hashes them."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.hash, self.lines = out, hashlib.sha256(), 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = orjson.dumps(record) + b"\n"
+        self.out.write(line)
+        self.hash.update(line)
+        self.lines += 1
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SnapshotStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+        self._redis, self._keys, self._scripts = redis, keys, scripts
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def write(self, out: IO[bytes], now: int) -> Counts:
+        w = _Out(out)
+        w.write(
+            {"format": FORMAT, "version": VERSION, "created_at": now, "prefix": self._keys.prefix}
+        )
+        r = self._redis
+        w.write({"type": "sequence", "lists": int(await r.get(self._keys.list_sequence) or 0)})
+        for name in cast(list[str], await r.zrange(self._keys.partners, 0, -1)):
+            rec = cast(dict[str, str], await r.hgetall(self._keys.partner(name)))
+            if rec:
+                w.write({"type": "partner", "name": name, "created_at": int(rec["created_at"])})
+        counts = Counts()
+        for list_id in cast(list[str], await r.zrange(self._keys.lists, 0, -1)):
+            cut = await self._cut(ListId(list_id))
+            if cut is None:
+                continue
+            counts.lists += 1
+            counts.codes += len(cut.avail) + len(cut.issued)
+            w.write({"type": "list", "id": list_id, "meta": cut.meta, "links": cut.links})
+            for part in _chunks(cut.avail, LINE_CODES):
+                w.write({"type": "avail", "id": list_id, "codes": part})
+            for part in _chunks(list(cut.issued.items()), LINE_CODES):
+                w.write({"type": "issued", "id": list_id, "records": part})
+            if cut.outbox:
+                w.write({"type": "outbox", "id": list_id, "entries": cut.outbox})
+            for upload in cut.uploads:
+                w.write({"type": "upload", "id": list_id, **upload})
+        last = cast(list[tuple[str, Any]], await r.xrevrange(self._keys.events, count=1))
+        w.write({"type": "events", "last_id": last[0][0] if last else None})
+        end = {
+            "type": "end",
+            "sha256": w.hash.hexdigest(),
+            "lists": counts.lists,
+            "codes": counts.codes,
+        }
+        out.write(orjson.dumps(end) + b"\n")
+        return counts
+
+    async def _cut(self, list_id: ListId) -> _ListCut | None:
+        r, k = self._redis, self._keys.list(list_id)
+        await r.set(k.fence, "snapshot", px=FENCE_MS)
+        try:
+            first = cast(list[tuple[str, Any]], await r.xrevrange(k.log, count=1))
+            avail: set[str] = set()
+            async for code in r.sscan_iter(k.avail, count=CHUNK):
+                avail.add(code)
+            issued: dict[str, str] = {}
+            async for code, rec in r.hscan_iter(k.issued, count=CHUNK):
+                issued[code] = rec
+            meta_flat, links_flat, last_log, last_outbox = await self._scripts.run(
+                "cut_list", [k.meta, k.links, k.log, k.outbox], []
+            )
+            if not meta_flat:
+                return None
+            await self._add_issued_meanwhile(k, first[0][0] if first else None, last_log, issued)
+            outbox = []
+            if last_outbox:
+                rows = cast(
+                    list[tuple[str, dict[str, str]]], await r.xrange(k.outbox, "-", last_outbox)
+                )
+                outbox = [(entry_id, fields["e"]) for entry_id, fields in rows]
+            cut = _ListCut(
+                meta=dict(zip(meta_flat[::2], meta_flat[1::2], strict=True)),
+                links=dict(zip(links_flat[::2], links_flat[1::2], strict=True)),
+                avail=sorted(avail - issued.keys()),
+                issued=issued,
+                outbox=outbox,
+            )
+            cut.uploads = await self._uploads(k)
+            return cut
+        finally:
+            await r.delete(k.fence)
+
+    async def _add_issued_meanwhile(
+        self, k: ListKeys, first: str | None, last: str, issued: dict[str, str]
+    ) -> None:
+        """Codes allocated while the scan ran: the log entries after `first` up to the cut."""
+        if not last:
+            return
+        start = "-" if first is None else f"({first}"
+        rows = cast(list[tuple[str, dict[str, str]]], await self._redis.xrange(k.log, start, last))
+        missing = [fields["c"] for _, fields in rows if fields["c"] not in issued]
+        for part in _chunks(missing, CHUNK):
+            records = cast(list[str | None], await self._redis.hmget(k.issued, part))
+            issued.update({c: rec for c, rec in zip(part, records, strict=True) if rec})
+
+    async def _uploads(self, k: ListKeys) -> list[dict[str, Any]]:
+        found = []
+        for upload_id in cast(list[str], await self._redis.zrange(k.uploads, 0, -1)):
+            record = cast(dict[str, str], await self._redis.hgetall(k.upload(upload_id)))
+            if not record:
+                continue
+            dups = cast(list[str], await self._redis.lrange(k.upload_duplicates(upload_id), 0, -1))
+            bitmap = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                "GET", k.upload_batches(upload_id), NEVER_DECODE=True
+            )
+            found.append(
+                {
+                    "upload_id": upload_id,
+                    "record": record,
+                    "duplicates": dups,
+                    "batches": bytes(bitmap or b"").hex(),
+                }
+            )
+        return found
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def read_verified(source: Path) -> Iterator[dict[str, Any]]:
+    """The records of a snapshot file whose format, version and checksum are right; raises
+    SnapshotError before yielding anything otherwise."""
+    digest = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    with source.open("rb") as f:
+        for line in f:
+            if end is not None:
+                raise SnapshotError("data after the end record")
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise SnapshotError("a line is not JSON: the file is damaged") from None
+            if header is None:
+                header = record
+                if record.get("format") != FORMAT:
+                    raise SnapshotError("not a Partner Vouchers snapshot")
+                if record.get("version") != VERSION:
+                    raise SnapshotError(
+                        f"snapshot version {record.get('version')} is not "
+                        f"{VERSION}, the one this version reads"
+                    )
+            elif record.get("type") == "end":
+                end = record
+                continue
+            digest.update(line)
+    if header is None or end is None:
+        raise SnapshotError("the file is cut short: no end record")
+    if end.get("sha256") != digest.hexdigest():
+        raise SnapshotError("checksum mismatch: the file is damaged")
+    with source.open("rb") as f:
+        for line in f:
+            record = orjson.loads(line)
+            if record.get("type") not in (None, "end"):
+                yield record
+
+
+@dataclass
+class _ListState:
+    id: ListId
+    meta: dict[str, str]
+    links: dict[str, str]
+    avail: list[str] = field(default_factory=list)
+    issued: list[tuple[str, str]] = field(default_factory=list)
+    outbox: list[tuple[str, str]] = field(default_factory=list)
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def archived(self) -> bool:
+        return self.meta["status"] == "archived"
+
+
+def _stream_order(record: str) -> tuple[int, int]:
+    """An issued record's allocation order: its event id ends with the outbox entry id."""
+    event_id = record.split("\n")[3]
+    ms, seq = event_id.rsplit("-", 2)[1:]
+    return int(ms), int(seq)
+
+
+class SnapshotLoader:
+    """Writes a verified snapshot into an empty store, rebuilding what was derived."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis, self._keys = redis, keys
+
+    async def is_empty(self) -> bool:
+        async for _ in self._redis.scan_iter(match=f"{self._keys.prefix}:*", count=1000):
+            return False
+        return True
+
+    async def clear(self) -> None:
+        batch: list[str] = []
+        async for key in self._redis.scan_iter(match=f"{self._keys.prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= CHUNK:
+                await self._redis.unlink(*batch)
+                batch = []
+        if batch:
+            await self._redis.unlink(*batch)
+
+    async def load(self, records: Iterator[dict[str, Any]]) -> Counts:
+        counts = Counts()
+        partner_lists: dict[str, int] = {}
+        current: _ListState | None = None
+        for record in records:
+            kind = record["type"]
+            if kind != "list" and kind not in ("avail", "issued", "outbox", "upload") and current:
+                await self._write_list(current, partner_lists, counts)
+                current = None
+            if kind == "sequence":
+                await self._redis.set(self._keys.list_sequence, record["lists"])
+            elif kind == "partner":
+                partner_lists.setdefault(record["name"], 0)
+                await self._redis.zadd(self._keys.partners, {record["name"]: 0})
+                await self._redis.hset(
+                    self._keys.partner(record["name"]),
+                    mapping={"created_at": record["created_at"], "lists": 0},
+                )
+            elif kind == "list":
+                if current is not None:
+                    await self._write_list(current, partner_lists, counts)
+                current = _ListState(ListId(record["id"]), record["meta"], record["links"])
+            elif kind == "avail" and current is not None:
+                current.avail += record["codes"]
+            elif kind == "issued" and current is not None:
+                current.issued += [(c, r) for c, r in record["records"]]
+            elif kind == "outbox" and current is not None:
+                current.outbox += [(i, e) for i, e in record["entries"]]
+            elif kind == "upload" and current is not None:
+                current.uploads.append(record)
+            elif kind == "events" and record["last_id"]:
+                # keep event positions growing, so consumers' cursors stay valid
+                await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=record["last_id"])
+                await self._redis.xdel(self._keys.events, record["last_id"])
+        if current is not None:
+            await self._write_list(current, partner_lists, counts)
+        for partner, lists in partner_lists.items():
+            await self._redis.hset(self._keys.partner(partner), "lists", lists)
+        return counts
+
+    async def _write_list(
+        self, s: _ListState, partner_lists: dict[str, int], counts: Counts
+    ) -> None:
+        r, k = self._redis, self._keys.list(s.id)
+        counts.lists += 1
+        counts.codes += len(s.avail) + len(s.issued)
+        reserved = sum(
+            int(u["record"].get("reserved", 0))
+            for u in s.uploads
+            if u["record"].get("status") == "in_progress"
+        )
+        meta: dict[Any, Any] = {
+            **s.meta,
+            "codes_uploaded": len(s.avail) + len(s.issued),
+            "codes_distributed": len(s.issued),
+            "linked_campaigns": len(s.links),
+        }
+        if reserved or "reserved" in s.meta:  # the field appears with a list's first upload
+            meta["reserved"] = reserved
+        await r.hset(k.meta, mapping=meta)
+        if s.links:
+            await r.hset(k.links, mapping=cast(dict[Any, Any], s.links))
+        await r.zadd(self._keys.lists, {s.id.value: int(s.meta["updated_at"])})
+        if not s.archived:
+            partner, tag = s.meta["partner"], s.meta["tag"]
+            await r.hset(self._keys.claims(partner), f"{partner}\n{tag}", s.id.value)
+            partner_lists[partner] = partner_lists.get(partner, 0) + 1
+        for part in _chunks(s.avail, CHUNK):
+            await r.sadd(k.avail, *part)
+            if not s.archived:
+                await r.sadd(k.dedupe, *part)
+        s.issued.sort(key=lambda item: _stream_order(item[1]))
+        users: dict[str, list[str]] = {}
+        for part in _chunks(s.issued, CHUNK):
+            async with r.pipeline(transaction=False) as pipe:
+                pipe.hset(k.issued, mapping=dict(part))
+                pipe.hset(k.idem, mapping={rec.split("\n", 5)[5]: code for code, rec in part})
+                if not s.archived:
+                    pipe.sadd(k.dedupe, *(code for code, _ in part))
+                for code, _ in part:
+                    pipe.xadd(k.log, {"c": code})
+                await pipe.execute()
+            for code, rec in part:
+                users.setdefault(rec.split("\n", 1)[0], []).append(code)
+        for part in _chunks(list(users.items()), CHUNK):
+            await r.hset(k.users, mapping={u: "\n".join(codes) for u, codes in part})
+        for entry_id, blob in s.outbox:
+            await r.xadd(k.outbox, {"e": blob}, id=entry_id)
+        if s.outbox:
+            await r.sadd(self._keys.dirty_outboxes, s.id.value)
+        for u in s.uploads:
+            upload_id, record = u["upload_id"], u["record"]
+            await r.hset(k.upload(upload_id), mapping=cast(dict[Any, Any], record))
+            await r.zadd(k.uploads, {upload_id: int(record["created_at"])})
+            if u["duplicates"]:
+                await r.rpush(k.upload_duplicates(upload_id), *u["duplicates"])
+            if u["batches"]:
+                await r.set(k.upload_batches(upload_id), bytes.fromhex(u["batches"]))
+            if record.get("status") == "in_progress":
+                await r.sadd(self._keys.active_uploads, f"{s.id.value}/{upload_id}")
