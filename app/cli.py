@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import logging
+import shutil
 import sys
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
 
 from app.api.auth import admin_token_path, resolve_api_keys
 from app.config import Settings
+from app.domain.clock import now_ms
+from app.jobs.snapshots import SnapshotJob
+from app.store.connection import UNAVAILABLE, connect
+from app.store.snapshots import SnapshotError, read_verified
+from app.store.store import Store
 
 log = logging.getLogger("vouchers")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,6 +63,92 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def snapshot(settings: Settings) -> int:
+    if settings.embedded:
+        print(
+            "vouchers: the embedded store lives in the serving process; ask it for one with "
+            "POST /v1/admin/snapshots",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        client = connect(settings)
+        try:
+            store = Store(client, settings.key_prefix)
+            job = SnapshotJob(store, settings.data_dir, settings.snapshot_keep, 0, now_ms)
+            info = await job.take()
+        except UNAVAILABLE as exc:
+            print(
+                f"vouchers: snapshot failed: Redis is unreachable ({type(exc).__name__})",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            await client.aclose()
+        if info.status != "completed":
+            print(f"vouchers: snapshot failed: {info.error}", file=sys.stderr)
+            return 1
+        print(f"{job.dir / (info.id + '.jsonl')}: {info.lists} lists, {info.codes} codes")
+        return 0
+
+    return asyncio.run(run())
+
+
+def restore(settings: Settings, path: Path, force: bool) -> int:
+    try:
+        records = read_verified(path)
+        first = next(records, None)  # verification happens here, before anything is written
+    except (SnapshotError, OSError) as exc:
+        print(f"vouchers: cannot restore {path}: {exc}", file=sys.stderr)
+        return 1
+    if settings.embedded:
+        return _restore_embedded(settings, path, force)
+
+    async def run() -> int:
+        client = connect(settings)
+        try:
+            loader = Store(client, settings.key_prefix).loader
+            if not await loader.is_empty():
+                if not force:
+                    print(
+                        "vouchers: the store is not empty; pass --force to replace it",
+                        file=sys.stderr,
+                    )
+                    return 1
+                await loader.clear()
+            counts = await loader.load(itertools.chain([first] if first else [], records))
+        except UNAVAILABLE as exc:
+            print(
+                f"vouchers: restore failed: Redis is unreachable ({type(exc).__name__})",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            await client.aclose()
+        print(f"restored {path}: {counts.lists} lists, {counts.codes} codes")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _restore_embedded(settings: Settings, path: Path, force: bool) -> int:
+    """The embedded store loads the newest snapshot at start-up: make this one the newest."""
+    folder = settings.data_dir / "snapshots"
+    if any(folder.glob("*.jsonl")) and not force:
+        print(
+            "vouchers: the data dir holds snapshots (the embedded store is not empty); "
+            "pass --force to start from this one",
+            file=sys.stderr,
+        )
+        return 1
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{now_ms():013d}-restored.jsonl"
+    shutil.copyfile(path, target)
+    print(f"{target}: the embedded store starts from it next time `vouchers serve` runs")
+    return 0
+
+
 def _redacted(url: str | None) -> str:
     if url is None or "@" not in url:
         return str(url)
@@ -68,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.add_argument("--workers", type=int)
+    commands.add_parser("snapshot", help="write a snapshot of the Redis store now")
+    back = commands.add_parser("restore", help="load a snapshot into an empty store")
+    back.add_argument("path", type=Path)
+    back.add_argument("--force", action="store_true", help="replace a non-empty store")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
@@ -81,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings, args)
-    return 2
+    if args.command == "snapshot":
+        return snapshot(settings)
+    return restore(settings, args.path, args.force)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_codes_per_list: int = Field(default=MAX_CODES_PER_LIST, ge=1)
     events_retention: int = Field(default=1_000_000, ge=1000)  # newest events kept
     events_relay_interval_s: float = Field(default=0.05, gt=0)
+    snapshot_interval_s: float = Field(default=300.0, ge=0)  # 0: only on demand and at shutdown
+    snapshot_keep: int = Field(default=5, ge=1)
+    snapshot_on_shutdown: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property

@@ -162,12 +162,21 @@ def clock() -> Clock:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # The background relay only runs its start-up round: tests relay when they choose to.
-    return Settings(api_keys=API_KEYS, data_dir=tmp_path / "data", events_relay_interval_s=3600)
+    return Settings(
+        api_keys=API_KEYS,
+        data_dir=tmp_path / "data",
+        events_relay_interval_s=3600,
+        snapshot_on_shutdown=False,  # tests of snapshots turn it on
+    )
 
 
 @contextlib.asynccontextmanager
-async def open_api(redis: Redis, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
-    app = create_app(settings, redis=redis, clock=clock)
+async def open_api(
+    redis: Redis, settings: Settings, clock: Clock, own_store: bool = False
+) -> AsyncIterator[Api]:
+    """The app on `redis`; with `own_store`, the app treats it as its own (embedded) store:
+    it loads the newest snapshot at start-up and closes the client at shutdown."""
+    app = create_app(settings, redis=redis, clock=clock, owns_store=own_store)
     async with running(app) as client:
         yield Api(client, app, redis, clock)
 

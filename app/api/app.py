@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.api import allocations, campaigns, events, health, lists, openapi, partners
+from app.api import allocations, campaigns, events, health, lists, openapi, partners, snapshots
 from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
@@ -23,9 +23,11 @@ from app.api.routing import Endpoint, build_route, handler
 from app.config import Settings
 from app.domain.clock import now_ms
 from app.jobs.relay import EventRelay
+from app.jobs.snapshots import SnapshotJob
 from app.jobs.uploads import UploadWorker
 from app.store.connection import UNAVAILABLE, connect, connect_blocking
 from app.store.files import FileStore
+from app.store.snapshots import SnapshotError, read_verified
 from app.store.store import Store
 
 log = logging.getLogger("vouchers")
@@ -38,6 +40,7 @@ ENDPOINTS: list[Endpoint] = [
     *upload_routes.router.endpoints,
     *allocations.router.endpoints,
     *events.router.endpoints,
+    *snapshots.router.endpoints,
 ]
 
 
@@ -58,23 +61,46 @@ class VouchersApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+async def load_newest(store: Store, job: SnapshotJob) -> None:
+    """The embedded store starts from the newest snapshot that verifies."""
+    for path in sorted(job.dir.glob("*.jsonl"), reverse=True) if job.dir.exists() else []:
+        try:
+            counts = await store.loader.load(read_verified(path))
+        except SnapshotError as exc:
+            log.error("skipping snapshot %s: %s", path.name, exc)
+            continue
+        log.warning(
+            "embedded store loaded %s: %d lists, %d codes", path.name, counts.lists, counts.codes
+        )
+        return
+
+
 def create_app(
     settings: Settings | None = None,
     redis: Redis | None = None,
     clock: Callable[[], int] = now_ms,
+    owns_store: bool = False,
 ) -> Starlette:
     """`redis` overrides the client `settings` would connect to and `clock` the wall clock
-    (epoch ms); tests pass their own."""
+    (epoch ms); tests pass their own. The app owns a client it connected itself, or one passed
+    with `owns_store`: it closes it at shutdown, and an embedded one starts from the newest
+    snapshot."""
+    owns_store = owns_store or redis is None
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
     store = Store(client, settings.key_prefix, settings.events_retention)
     blocking = connect_blocking(settings, client) if redis is None else redis
     relay = EventRelay(store, settings.events_relay_interval_s)
+    snapshot_job = SnapshotJob(
+        store, settings.data_dir, settings.snapshot_keep, settings.snapshot_interval_s, clock
+    )
     files = FileStore(settings.data_dir)
     uploads = UploadWorker(store, files, settings, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if owns_store and settings.embedded:
+            await load_newest(store, snapshot_job)
         try:
             await store.ready()
         except UNAVAILABLE as exc:  # serve 503s until the store comes back
@@ -83,12 +109,14 @@ def create_app(
             )
         uploads.start()  # resumes uploads left in progress, then keeps watching
         await relay.start()  # sweeps every outbox first: nothing left from a crash waits
+        snapshot_job.start()
         try:
             yield
         finally:
+            await snapshot_job.close(final=settings.snapshot_on_shutdown)
             await relay.close()
             await uploads.close()
-            if redis is None:
+            if owns_store:
                 if blocking is not client:
                     await blocking.aclose()
                 await client.aclose()
@@ -104,6 +132,7 @@ def create_app(
     app.state.files = files
     app.state.uploads = uploads
     app.state.relay = relay
+    app.state.snapshots = snapshot_job
     app.state.blocking = blocking
     app.state.auth = Authenticator(resolve_api_keys(settings))
     app.state.metrics = Metrics()

@@ -225,3 +225,24 @@ class EventPage(BaseModel):
 class EventQuery(Page):
     cursor: str | None = Field(default=None, pattern=r"^\d{1,20}-\d{1,20}$")
     wait_ms: int = Field(default=0, ge=0, le=30_000)
+
+
+# --- snapshots ------------------------------------------------------------------------------
+
+
+class SnapshotStarted(BaseModel):
+    id: str
+    status: Literal["in_progress", "completed", "failed"]
+    created_at: str = Timestamp
+
+
+class SnapshotOut(SnapshotStarted):
+    finished_at: str | None = Timestamp
+    size_bytes: int | None
+    lists: int | None
+    codes: int | None
+
+
+class SnapshotPage(BaseModel):
+    items: list[SnapshotOut]
+    next_cursor: str | None

@@ -77,6 +77,7 @@ class Keys:
         self.events = f"{prefix}:events"  # stream: every list's events, fed by the relay
         self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
         self.relay_lock = f"{prefix}:events:relay"  # string: the relaying process's token
+        self.snapshot_lock = f"{prefix}:snapshots:lock"  # string: who writes scheduled ones
 
     def partner(self, name: str) -> str:
         """Hash: created_at, lists (non-archived list count)."""
