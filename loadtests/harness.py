@@ -44,6 +44,7 @@ def _wait(url: str, timeout_s: float = 30) -> None:
 class Stack:
     url: str
     redis_port: int
+    data_dir: Path
 
 
 @contextlib.contextmanager
@@ -83,7 +84,7 @@ def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]
     )
     try:
         _wait(f"http://127.0.0.1:{port}/readyz")
-        yield Stack(f"http://127.0.0.1:{port}", redis_port)
+        yield Stack(f"http://127.0.0.1:{port}", redis_port, tmp / "data")
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(timeout=30)
