@@ -60,7 +60,7 @@ def main() -> None:
         env = {**os.environ, "VOUCHERS_REDIS_URL": f"redis://127.0.0.1:{running.redis_port}/0"}
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "app.cli", "restore", str(snap_path)],
+            [sys.executable, "-m", "app.cli", "restore", str(snap_path), "--force"],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,

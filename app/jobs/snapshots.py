@@ -93,11 +93,11 @@ class SnapshotJob:
         async with self._one_at_a_time:
             try:
                 with tmp.open("wb") as out:
-                    counts = await self.store.snapshots.write(out, created)
+                    await self.store.snapshots.write(out, created)
                     out.flush()
-                    os.fsync(out.fileno())
+                    await asyncio.to_thread(os.fsync, out.fileno())  # not on the event loop
                 tmp.replace(final)
-                _fsync_dir(self.dir)
+                await asyncio.to_thread(_fsync_dir, self.dir)
             except Exception as exc:
                 tmp.unlink(missing_ok=True)
                 reason = f"{type(exc).__name__}: {exc}"
@@ -105,8 +105,9 @@ class SnapshotJob:
                 log.warning("snapshot %s failed: %s", snapshot_id, reason)
                 return SnapshotInfo(snapshot_id, "failed", created, self.clock(), error=reason)
         self._prune()
-        log.info("snapshot %s: %d lists, %d codes", snapshot_id, counts.lists, counts.codes)
-        return self._info(final)
+        info = self._info(final)
+        log.info("snapshot %s: %s lists, %s codes", snapshot_id, info.lists, info.codes)
+        return info
 
     def _prune(self) -> None:
         done = sorted(self.dir.glob(f"*{SUFFIX}"))

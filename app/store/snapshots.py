@@ -20,7 +20,9 @@ so every code ends up either available or issued, never both.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,7 @@ class Counts:
 class _ListCut:
     meta: dict[str, str]
     links: dict[str, str]
-    avail: list[str]
+    avail: set[str]  # may still hold codes issued during the scan: skip those in `issued`
     issued: dict[str, str]
     outbox: list[tuple[str, str]]
     uploads: list[dict[str, Any]] = field(default_factory=list)
@@ -101,12 +103,16 @@ class SnapshotStore:
             if cut is None:
                 continue
             counts.lists += 1
-            counts.codes += len(cut.avail) + len(cut.issued)
+            counts.codes += len(cut.issued)
             w.write({"type": "list", "id": list_id, "meta": cut.meta, "links": cut.links})
-            for part in _chunks(cut.avail, LINE_CODES):
+            codes = iter(cut.avail)
+            while part := [c for c in itertools.islice(codes, LINE_CODES) if c not in cut.issued]:
+                counts.codes += len(part)
                 w.write({"type": "avail", "id": list_id, "codes": part})
+                await asyncio.sleep(0)  # a line at a time: allocations run in between
             for part in _chunks(list(cut.issued.items()), LINE_CODES):
                 w.write({"type": "issued", "id": list_id, "records": part})
+                await asyncio.sleep(0)
             if cut.outbox:
                 w.write({"type": "outbox", "id": list_id, "entries": cut.outbox})
             for upload in cut.uploads:
@@ -148,7 +154,7 @@ class SnapshotStore:
             cut = _ListCut(
                 meta=dict(zip(meta_flat[::2], meta_flat[1::2], strict=True)),
                 links=dict(zip(links_flat[::2], links_flat[1::2], strict=True)),
-                avail=sorted(avail - issued.keys()),
+                avail=avail,
                 issued=issued,
                 outbox=outbox,
             )
