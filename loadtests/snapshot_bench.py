@@ -27,8 +27,8 @@ def take_snapshot(url: str) -> tuple[float, dict[str, object]]:
         snap = client.post("/v1/admin/snapshots").json()
         while True:
             items = client.get("/v1/admin/snapshots").json()["items"]
-            mine = next(s for s in items if s["id"] == snap["id"])
-            if mine["status"] != "in_progress":
+            mine = next((s for s in items if s["id"] == snap["id"]), None)
+            if mine is not None and mine["status"] != "in_progress":
                 return time.perf_counter() - started, mine
             time.sleep(0.02)
 

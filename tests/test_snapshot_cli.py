@@ -8,6 +8,11 @@ import pytest
 import redis
 
 from app.cli import main
+from app.config import Settings
+from app.jobs.snapshots import SnapshotJob
+from app.store.connection import connect
+from app.store.snapshots import read_verified
+from app.store.store import Store
 from tests.redis_server import RedisServer
 
 
@@ -63,3 +68,19 @@ def test_snapshot_refuses_the_embedded_store(
     monkeypatch.delenv("VOUCHERS_REDIS_URL", raising=False)
     assert main(["snapshot"]) == 2
     assert "POST /v1/admin/snapshots" in capsys.readouterr().err
+
+
+async def test_the_job_writes_from_a_child_process(env: redis.Redis, tmp_path: Path) -> None:
+    settings = Settings()
+    client = connect(settings)
+    try:
+        job = SnapshotJob(
+            Store(client, "pv"), settings.data_dir, 5, 0, lambda: 1_000, in_child=True
+        )
+        info = await job.take()
+        assert (info.status, info.lists) == ("completed", 0)
+        path = job.dir / f"{info.id}.jsonl"
+        kinds = [record["type"] for record in read_verified(path)]
+        assert kinds == ["sequence", "partner", "events"]
+    finally:
+        await client.aclose()

@@ -92,7 +92,12 @@ def create_app(
     blocking = connect_blocking(settings, client) if redis is None else redis
     relay = EventRelay(store, settings.events_relay_interval_s)
     snapshot_job = SnapshotJob(
-        store, settings.data_dir, settings.snapshot_keep, settings.snapshot_interval_s, clock
+        store,
+        settings.data_dir,
+        settings.snapshot_keep,
+        settings.snapshot_interval_s,
+        clock,
+        in_child=owns_store and not settings.embedded,
     )
     files = FileStore(settings.data_dir)
     uploads = UploadWorker(store, files, settings, clock)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,18 @@ def _end_record(path: Path) -> dict[str, int]:
 
 class SnapshotJob:
     def __init__(
-        self, store: Store, data_dir: Path, keep: int, interval_s: float, clock: Callable[[], int]
+        self,
+        store: Store,
+        data_dir: Path,
+        keep: int,
+        interval_s: float,
+        clock: Callable[[], int],
+        in_child: bool = False,
     ) -> None:
+        """With `in_child`, a child process writes each snapshot, so reading a large list never
+        holds up this process (the embedded store lives in this process: it is read here)."""
         self.store, self.keep, self.interval_s, self.clock = store, keep, interval_s, clock
+        self.in_child = in_child
         self.dir = data_dir / "snapshots"
         self._one_at_a_time = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -92,10 +102,14 @@ class SnapshotJob:
         tmp = final.with_name(final.name + ".tmp")
         async with self._one_at_a_time:
             try:
-                with tmp.open("wb") as out:
-                    await self.store.snapshots.write(out, created)
-                    out.flush()
-                    await asyncio.to_thread(os.fsync, out.fileno())  # not on the event loop
+                if not self.in_child:
+                    with tmp.open("wb") as out:
+                        await self.store.snapshots.write(out, created)
+                        out.flush()
+                        await asyncio.to_thread(os.fsync, out.fileno())  # not on the loop
+                else:
+                    tmp.touch()  # listed as in progress from now on
+                    await self._write_elsewhere(tmp, created)
                 tmp.replace(final)
                 await asyncio.to_thread(_fsync_dir, self.dir)
             except Exception as exc:
@@ -108,6 +122,21 @@ class SnapshotJob:
         info = self._info(final)
         log.info("snapshot %s: %s lists, %s codes", snapshot_id, info.lists, info.codes)
         return info
+
+    async def _write_elsewhere(self, path: Path, created: int) -> None:
+        """A child process writes the file (see app/jobs/snapshot_writer.py)."""
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.jobs.snapshot_writer",
+            str(path),
+            str(created),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(err.decode(errors="replace").strip() or f"exit {child.returncode}")
 
     def _prune(self) -> None:
         done = sorted(self.dir.glob(f"*{SUFFIX}"))
