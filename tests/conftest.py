@@ -48,6 +48,15 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own with an append-only file fsynced on every write."""
+    with RedisServer(
+        tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always"
+    ) as server:
+        yield server
+
+
 @pytest.fixture(params=["redis", "fake"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -81,3 +81,27 @@ def running_service(redis_url: str, data_dir: Path, **options: Any) -> Iterator[
         yield svc
     finally:
         svc.kill()
+
+
+def stock_list(svc: Service, codes: int, prefix: str) -> str:
+    """Partner Acme, a list of `codes` codes `<prefix>-00000`.., linked to campaign c1."""
+    svc.call("POST", "/v1/partners", json={"name": "Acme"})
+    made = svc.call(
+        "POST",
+        "/v1/lists",
+        json={
+            "partner": "Acme",
+            "tag": prefix.lower(),
+            "name": prefix,
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    ).json()
+    content = "\n".join(f"{prefix}-{n:05d}" for n in range(codes)).encode()
+    path = f"/v1/lists/{made['id']}/uploads"
+    upload = svc.call("POST", path, files={"file": ("codes.csv", content, "text/csv")}).json()
+    wait_for(
+        lambda: svc.call("GET", f"{path}/{upload['id']}").json()["status"] == "completed",
+        "the upload",
+    )
+    svc.call("PUT", f"/v1/lists/{made['id']}/campaigns/c1")
+    return str(made["id"])

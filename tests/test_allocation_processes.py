@@ -18,7 +18,7 @@ from app.domain.events import render
 from app.domain.lists import ListId
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
-from tests.service import ADMIN, Service, running_service, wait_for
+from tests.service import ADMIN, Service, running_service, stock_list, wait_for
 
 CODES = 600
 CLIENTS = 3
@@ -58,32 +58,10 @@ def test_processes_times_hundreds_of_requests_issue_each_code_once(
     two_workers: Service, own_redis_server: RedisServer
 ) -> None:
     svc = two_workers
-    svc.call("POST", "/v1/partners", json={"name": "Acme"})
-    made = svc.call(
-        "POST",
-        "/v1/lists",
-        json={
-            "partner": "Acme",
-            "tag": "race",
-            "name": "Race",
-            "expires_at": "2099-01-01T00:00:00Z",
-        },
-    ).json()
-    content = "\n".join(f"RACE-{n:05d}" for n in range(CODES)).encode()
-    upload = svc.call(
-        "POST", f"/v1/lists/{made['id']}/uploads", files={"file": ("race.csv", content, "text/csv")}
-    ).json()
-    wait_for(
-        lambda: (
-            svc.call("GET", f"/v1/lists/{made['id']}/uploads/{upload['id']}").json()["status"]
-            == "completed"
-        ),
-        "the upload",
-    )
-    svc.call("PUT", f"/v1/lists/{made['id']}/campaigns/c1")
+    list_id = stock_list(svc, CODES, "RACE")
 
     with multiprocessing.get_context("spawn").Pool(CLIENTS) as pool:
-        results = pool.starmap(_client, [(svc.url, made["id"], c) for c in range(CLIENTS)])
+        results = pool.starmap(_client, [(svc.url, list_id, c) for c in range(CLIENTS)])
     flat = [r for chunk in results for r in chunk]
     assert Counter(status for status, _, _ in flat) == {
         201: CODES,
@@ -93,7 +71,7 @@ def test_processes_times_hundreds_of_requests_issue_each_code_once(
     assert len(issued) == CODES  # M distinct codes ...
     assert len(set(issued.values())) == CODES  # ... to M distinct users
 
-    keys = Keys("pv").list(ListId(made["id"]))
+    keys = Keys("pv").list(ListId(list_id))
     r = redis.Redis(port=own_redis_server.port, decode_responses=True)
     records = cast(dict[str, str], r.hgetall(keys.issued))
     assert {code: rec.split("\n")[0] for code, rec in records.items()} == issued

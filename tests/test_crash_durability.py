@@ -5,55 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
 import httpx
-import pytest
 import redis
 
 from app.domain.lists import ListId
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
-from tests.service import ADMIN, Service, running_service, wait_for
+from tests.service import ADMIN, Service, running_service, stock_list, wait_for
 
 CODES = 3000
-
-
-@pytest.fixture
-def durable(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(
-        tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always"
-    ) as server:
-        yield server
-
-
-def _stock(svc: Service) -> str:
-    svc.call("POST", "/v1/partners", json={"name": "Acme"})
-    made = svc.call(
-        "POST",
-        "/v1/lists",
-        json={
-            "partner": "Acme",
-            "tag": "crash",
-            "name": "Crash",
-            "expires_at": "2099-01-01T00:00:00Z",
-        },
-    ).json()
-    content = "\n".join(f"K-{n:05d}" for n in range(CODES)).encode()
-    upload = svc.call(
-        "POST", f"/v1/lists/{made['id']}/uploads", files={"file": ("k.csv", content, "text/csv")}
-    ).json()
-    wait_for(
-        lambda: (
-            svc.call("GET", f"/v1/lists/{made['id']}/uploads/{upload['id']}").json()["status"]
-            == "completed"
-        ),
-        "the upload",
-    )
-    svc.call("PUT", f"/v1/lists/{made['id']}/campaigns/c1")
-    return str(made["id"])
 
 
 async def _hammer(url: str, list_id: str, ledger: dict[str, str], stop: threading.Event) -> None:
@@ -78,25 +41,25 @@ async def _hammer(url: str, list_id: str, ledger: dict[str, str], stop: threadin
 
 
 def test_redis_killed_under_load_loses_no_acknowledged_allocation(
-    durable: RedisServer, tmp_path: Path
+    durable_redis: RedisServer, tmp_path: Path
 ) -> None:
-    with running_service(durable.url, tmp_path / "data") as svc:
-        list_id = _stock(svc)
+    with running_service(durable_redis.url, tmp_path / "data") as svc:
+        list_id = stock_list(svc, CODES, "K")
         ledger: dict[str, str] = {}
         stop = threading.Event()
         load = threading.Thread(target=lambda: asyncio.run(_hammer(svc.url, list_id, ledger, stop)))
         load.start()
         try:
             wait_for(lambda: len(ledger) >= 300, "allocations before the crash")
-            durable.kill()  # kill -9, mid-load
+            durable_redis.kill()  # kill -9, mid-load
             acknowledged = dict(ledger)
-            durable.start()  # the same append-only file
+            durable_redis.start()  # the same append-only file
             wait_for(lambda: len(ledger) >= len(acknowledged) + 300, "allocations after it")
         finally:
             stop.set()
             load.join()
         keys = Keys("pv").list(ListId(list_id))
-        r = redis.Redis(port=durable.port, decode_responses=True)
+        r = redis.Redis(port=durable_redis.port, decode_responses=True)
         issued = cast(dict[str, str], r.hgetall(keys.issued))
         avail = cast(set[str], r.smembers(keys.avail))
         holder = {code: rec.split("\n")[0] for code, rec in issued.items()}
@@ -110,12 +73,12 @@ def test_redis_killed_under_load_loses_no_acknowledged_allocation(
 
 
 def test_service_killed_during_uploads_and_allocations(
-    durable: RedisServer, tmp_path: Path
+    durable_redis: RedisServer, tmp_path: Path
 ) -> None:
-    svc = Service(durable.url, tmp_path / "data", upload_lease_s=1)
+    svc = Service(durable_redis.url, tmp_path / "data", upload_lease_s=1)
     svc.start()
     try:
-        list_id = _stock(svc)
+        list_id = stock_list(svc, CODES, "K")
         big = "\n".join(f"T-{n:07d}" for n in range(400_000)).encode()
         upload = svc.call(
             "POST", f"/v1/lists/{list_id}/uploads", files={"file": ("top-up.csv", big, "text/csv")}
@@ -139,7 +102,7 @@ def test_service_killed_during_uploads_and_allocations(
             "the resumed upload",
         )
         keys = Keys("pv").list(ListId(list_id))
-        r = redis.Redis(port=durable.port, decode_responses=True)
+        r = redis.Redis(port=durable_redis.port, decode_responses=True)
         wait_for(lambda: r.xlen(keys.outbox) == 0, "the relay")
         meta = r.hgetall(keys.meta)
         issued = cast(dict[str, str], r.hgetall(keys.issued))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -31,14 +31,6 @@ async def test_calls_and_readiness_survive_script_flush(api: Api) -> None:
     paused = await api.post(f"/v1/lists/{made['id']}/pause")  # NOSCRIPT, reload, retry
     assert paused.status_code == 200
     assert paused.json()["status"] == "paused"
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(
-        tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always"
-    ) as server:
-        yield server
 
 
 @pytest.fixture
