@@ -42,10 +42,10 @@ async def dump(redis: Redis) -> dict[str, Any]:
         kind = await redis.type(key)
         if kind == "string":
             value: Any = await redis.get(key)
-        elif kind == "hash":
-            value = await redis.hgetall(key)
+        elif kind == "hash":  # scanned: a whole 1M-entry read would outlast the read timeout
+            value = {f: v async for f, v in redis.hscan_iter(key, count=1000)}
         elif kind == "set":
-            value = sorted(await redis.smembers(key))
+            value = sorted({m async for m in redis.sscan_iter(key, count=1000)})
         elif kind == "zset":
             value = await redis.zrange(key, 0, -1, withscores=True)
         elif kind == "list":

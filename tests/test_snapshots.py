@@ -147,3 +147,21 @@ async def test_the_embedded_store_keeps_its_data_across_restarts(tmp_path: Path)
         assert comparable(await dump(second.redis)) == before
         listed = (await second.get("/v1/lists")).json()["items"]
         assert len(listed) == 4
+
+
+async def test_a_million_code_list_round_trips(real_api: Api, tmp_path: Path) -> None:
+    await real_api.make_partner()
+    made = await real_api.make_list()
+    content = b"".join(b"M-%016d\n" % n for n in range(1_000_000))
+    assert (await real_api.upload(made["id"], content))["codes_uploaded"] == 1_000_000
+    await real_api.put(f"/v1/lists/{made['id']}/campaigns/c1")
+    for n in range(50):
+        await allocate(real_api, made["id"], f"u{n}")
+    await real_api.app.state.relay.relay()
+    before = comparable(await dump(real_api.redis))
+    path = tmp_path / "million.jsonl"
+    path.write_bytes(await snapshot(real_api))
+    await real_api.redis.flushall(asynchronous=True)
+    counts = await real_api.app.state.store.loader.load(read_verified(path))
+    assert (counts.lists, counts.codes) == (1, 1_000_000)
+    assert comparable(await dump(real_api.redis)) == before

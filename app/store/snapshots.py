@@ -40,6 +40,7 @@ VERSION = 1
 CHUNK = 1000  # members per SSCAN/HSCAN step and per restore write
 LINE_CODES = 10_000  # codes per "avail"/"issued" line
 FENCE_MS = 120_000  # a crashed snapshot's fence lapses by itself
+PIPELINED = 10  # restore writes sent per round trip
 
 
 class SnapshotError(Exception):
@@ -348,10 +349,13 @@ class SnapshotLoader:
             partner, tag = s.meta["partner"], s.meta["tag"]
             await r.hset(self._keys.claims(partner), f"{partner}\n{tag}", s.id.value)
             partner_lists[partner] = partner_lists.get(partner, 0) + 1
-        for part in _chunks(s.avail, CHUNK):
-            await r.sadd(k.avail, *part)
-            if not s.archived:
-                await r.sadd(k.dedupe, *part)
+        for group in _chunks(s.avail, CHUNK * PIPELINED):
+            async with r.pipeline(transaction=False) as pipe:
+                for part in _chunks(group, CHUNK):
+                    pipe.sadd(k.avail, *part)
+                    if not s.archived:
+                        pipe.sadd(k.dedupe, *part)
+                await pipe.execute()
         s.issued.sort(key=lambda item: _stream_order(item[1]))
         users: dict[str, list[str]] = {}
         for part in _chunks(s.issued, CHUNK):
