@@ -31,7 +31,11 @@ async def write(path: Path, created: int) -> str:
     return f"{counts.lists} lists, {counts.codes} codes"
 
 
+NICENESS = 10  # the serving process and Redis come first; a snapshot can take longer
+
+
 def main(argv: list[str]) -> int:
+    os.nice(NICENESS)
     if len(argv) != 2:
         print("usage: python -m app.jobs.snapshot_writer PATH CREATED_MS", file=sys.stderr)
         return 2
