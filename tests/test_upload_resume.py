@@ -131,3 +131,19 @@ async def test_batches_commit_only_for_the_lease_holder(api: Api) -> None:
     )
     assert result.code.name == "LEASE_LOST"
     assert (await api.get(f"/v1/lists/{list_id}")).json()["codes_uploaded"] == 3_000
+
+
+async def test_an_upload_whose_file_is_gone_fails_instead_of_retrying(api: Api) -> None:
+    list_id = await _setup(api)
+    store = api.app.state.store.uploads
+    _crash_on(store, "add_batch", 0, True)
+    accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
+    await api.app.state.uploads.drain()
+    api.app.state.files.upload(ListId(list_id), accepted["id"]).original.unlink()
+    keys = Keys("pv").list(ListId(list_id))
+    await api.redis.hset(keys.upload(accepted["id"]), mapping={"lease_until": 0, "owner": "dead"})
+    await api.app.state.uploads.resume_all()
+    await api.app.state.uploads.drain()
+    done = (await api.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}")).json()
+    assert (done["status"], done["errors"]) == ("failed", [{"code": "file_missing", "count": 1}])
+    assert await api.redis.hget(keys.meta, "reserved") == "0"

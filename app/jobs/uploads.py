@@ -141,6 +141,8 @@ class UploadJob:
 
     async def _process(self, record: dict[str, str]) -> None:
         started = time.perf_counter()
+        if not self.files.original.exists():  # e.g. a restore on a host without the data dir
+            raise Ended("file_missing")
         checked = await self._check()
         checked_at = time.perf_counter()
         if record.get("phase", "checking") == "checking":
