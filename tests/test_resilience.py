@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.api.app import create_app
+from app.api.app import ENDPOINTS, create_app
 from app.config import Settings
 from tests.conftest import API_KEYS, TOKENS, Api, running
 from tests.redis_server import RedisServer
@@ -120,3 +120,47 @@ async def test_a_hung_redis_gives_503_and_recovery(
     listed = await client.get("/v1/partners", headers=ADMIN)
     assert listed.status_code == 200
     assert [p["name"] for p in listed.json()["items"]] == ["A"]
+
+
+BODIES: dict[tuple[str, str], dict[str, object]] = {
+    ("POST", "/v1/partners"): {"json": {"name": "B"}},
+    ("POST", "/v1/lists"): {
+        "json": {"partner": "Acme", "tag": "t2", "name": "n", "expires_at": "2099-01-01T00:00:00Z"}
+    },
+    ("PATCH", "/v1/lists/{list_id}"): {"json": {"name": "x"}},
+    ("POST", "/v1/allocations"): {
+        "json": {"list_id": "{list_id}", "campaign_id": "c1", "user_id": "u1"}
+    },
+    ("POST", "/v1/lists/{list_id}/uploads"): {"files": {"file": ("a.csv", b"A\n", "text/csv")}},
+}
+
+
+async def test_every_route_that_needs_the_store_answers_503_when_it_is_down(
+    real_client: tuple[httpx.AsyncClient, RedisServer],
+) -> None:
+    client, server = real_client
+    await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
+    made = (
+        await client.post(
+            "/v1/lists",
+            headers=ADMIN,
+            json={"partner": "Acme", "tag": "t", "name": "n", "expires_at": "2099-01-01T00:00:00Z"},
+        )
+    ).json()
+    server.kill()
+    for e in ENDPOINTS:
+        if not e.uses_store:
+            continue
+        path = e.path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
+        options = dict(BODIES.get((e.method, e.path), {}))
+        if "json" in options:
+            body = dict(options["json"])  # type: ignore[call-overload]
+            options["json"] = {k: made["id"] if v == "{list_id}" else v for k, v in body.items()}
+        response = await asyncio.wait_for(
+            client.request(e.method, path, headers=ADMIN, **options),  # type: ignore[arg-type]
+            HANG_GUARD_S,
+        )
+        assert response.status_code == 503, (e.method, e.path, response.text)
+        if e.path != "/readyz":
+            assert response.json()["error"]["code"] == "store_unavailable"
+            assert response.headers["retry-after"] == "1"

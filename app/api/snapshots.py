@@ -25,6 +25,7 @@ def _job(ctx: Ctx) -> SnapshotJob:
     status=202,
 )
 async def create_snapshot(ctx: Ctx) -> SnapshotStarted:
+    await ctx.store.ping()  # a store that is down answers 503 now, not a failed snapshot later
     info = _job(ctx).start_one()
     return SnapshotStarted(id=info.id, status="in_progress", created_at=rfc3339(info.created_at))
 

@@ -31,6 +31,10 @@ class Store:
         self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
         self.loader = SnapshotLoader(redis, self.keys)
 
+    async def ping(self) -> None:
+        """Raise when Redis does not answer."""
+        await self.redis.ping()
+
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""
         await self.redis.ping()
