@@ -164,3 +164,28 @@ async def test_every_route_that_needs_the_store_answers_503_when_it_is_down(
         if e.path != "/readyz":
             assert response.json()["error"]["code"] == "store_unavailable"
             assert response.headers["retry-after"] == "1"
+
+
+async def test_script_flush_under_load_fails_no_request(api: Api) -> None:
+    await api.make_partner()
+    made = await api.make_list()
+    await api.upload(made["id"], "\n".join(f"F{n}" for n in range(400)).encode())
+    await api.put(f"/v1/lists/{made['id']}/campaigns/c1")
+
+    async def flusher() -> None:
+        for _ in range(20):
+            await api.redis.script_flush()
+            await asyncio.sleep(0)  # let requests run between flushes (ordering, not timing)
+
+    async def one(n: int) -> int:
+        response = await api.post(
+            "/v1/allocations",
+            role="allocator",
+            json={"list_id": made["id"], "campaign_id": "c1", "user_id": f"u{n}"},
+        )
+        return response.status_code
+
+    statuses, _ = await asyncio.gather(asyncio.gather(*(one(n) for n in range(300))), flusher())
+    assert set(statuses) == {201}
+    body = (await api.get(f"/v1/lists/{made['id']}")).json()
+    assert (body["codes_distributed"], body["codes_available"]) == (300, 100)

@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from app.domain.errors import Conflict, NotFound, ServiceError, Unprocessable
 from app.domain.lists import Status
@@ -153,13 +154,20 @@ class Scripts:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._sources = {name: _source(name) for name in SCRIPT_NAMES}
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(_source(name)) for name in SCRIPT_NAMES
+            name: redis.register_script(source) for name, source in self._sources.items()
         }
 
     async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """The script's reply: a list for most scripts (see each file's Output)."""
-        return await self._scripts[name](keys=list(keys), args=list(args))
+        """The script's reply: a list for most scripts (see each file's Output). EVALSHA first;
+        the Script object reloads once on NOSCRIPT, and if the cache was flushed again in
+        between (a flush storm, a failover), EVAL sends the body itself, which cannot miss."""
+        script = self._scripts[name]
+        try:
+            return await script(keys=list(keys), args=list(args))
+        except NoScriptError:
+            return await self._redis.eval(self._sources[name], len(keys), *keys, *args)
 
     async def load_missing(self) -> int:
         """Load every script Redis does not hold; return how many had to be loaded."""
