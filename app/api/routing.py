@@ -44,7 +44,6 @@ class Ctx:
 
     request: Request
     principal: Principal | None
-    raw_body: dict[str, Any] | None = None
     _body: BaseModel | None = None
     _query: BaseModel | None = None
 
@@ -146,7 +145,6 @@ async def _parse_body(ctx: Ctx, endpoint: Endpoint, limit: int) -> None:
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise BadRequest("The request body must be a JSON object.")
-    ctx.raw_body = parsed
     if endpoint.precheck is not None:
         endpoint.precheck(parsed)
     try:

@@ -9,10 +9,6 @@ import orjson
 
 from app.domain.clock import rfc3339
 
-REWARDED = "Partner Voucher Rewarded"
-LOW = "Voucher List Low"
-EXHAUSTED = "Voucher List Exhausted"
-
 
 def render(event_id: str, blob: str) -> dict[str, Any]:
     """`{"id", "name", "timestamp", "user_id", "properties"}`."""

@@ -48,11 +48,11 @@ def connect_blocking(settings: Settings, shared: Redis) -> Redis:
     return Redis.from_pool(pool)
 
 
-def embedded(server: fakeredis.FakeServer | None = None) -> Redis:
+def embedded() -> Redis:
     """An in-process Redis-compatible store (fakeredis with Lua) for one worker. Its pool
     blocks when every connection is busy, as the real one does, instead of failing."""
     client: Redis = fakeredis.FakeAsyncRedis(
-        server=server or fakeredis.FakeServer(),
+        server=fakeredis.FakeServer(),
         decode_responses=True,
         connection_pool_class=BlockingConnectionPool,
         max_connections=64,

@@ -93,12 +93,9 @@ class UploadStore:
         return parse_upload(list_id.value, upload_id, {k: str(v) for k, v in fields.items()})
 
     async def get(self, list_id: ListId, upload_id: str) -> Upload | None:
-        rec = await self.record(list_id, upload_id)
-        return parse_upload(list_id.value, upload_id, rec) if rec else None
-
-    async def record(self, list_id: ListId, upload_id: str) -> dict[str, str]:
         key = self._keys.list(list_id).upload(upload_id)
-        return cast(dict[str, str], await self._redis.hgetall(key))
+        rec = cast(dict[str, str], await self._redis.hgetall(key))
+        return parse_upload(list_id.value, upload_id, rec) if rec else None
 
     async def page(
         self, list_id: ListId, limit: int, after: Position | None
