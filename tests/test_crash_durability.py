@@ -4,7 +4,9 @@ is ever handed out twice; a killed service leaves every invariant intact."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -40,24 +42,31 @@ async def _hammer(url: str, list_id: str, ledger: dict[str, str], stop: threadin
             n += 20
 
 
+@contextlib.contextmanager
+def hammering(url: str, list_id: str) -> Iterator[dict[str, str]]:
+    """Allocation load from a thread while the block runs; yields the ledger of 201s."""
+    ledger: dict[str, str] = {}
+    stop = threading.Event()
+    load = threading.Thread(target=lambda: asyncio.run(_hammer(url, list_id, ledger, stop)))
+    load.start()
+    try:
+        yield ledger
+    finally:
+        stop.set()
+        load.join()
+
+
 def test_redis_killed_under_load_loses_no_acknowledged_allocation(
     durable_redis: RedisServer, tmp_path: Path
 ) -> None:
     with running_service(durable_redis.url, tmp_path / "data") as svc:
         list_id = stock_list(svc, CODES, "K")
-        ledger: dict[str, str] = {}
-        stop = threading.Event()
-        load = threading.Thread(target=lambda: asyncio.run(_hammer(svc.url, list_id, ledger, stop)))
-        load.start()
-        try:
+        with hammering(svc.url, list_id) as ledger:
             wait_for(lambda: len(ledger) >= 300, "allocations before the crash")
             durable_redis.kill()  # kill -9, mid-load
             acknowledged = dict(ledger)
             durable_redis.start()  # the same append-only file
             wait_for(lambda: len(ledger) >= len(acknowledged) + 300, "allocations after it")
-        finally:
-            stop.set()
-            load.join()
         keys = Keys("pv").list(ListId(list_id))
         r = redis.Redis(port=durable_redis.port, decode_responses=True)
         issued = cast(dict[str, str], r.hgetall(keys.issued))
@@ -83,16 +92,9 @@ def test_service_killed_during_uploads_and_allocations(
         upload = svc.call(
             "POST", f"/v1/lists/{list_id}/uploads", files={"file": ("top-up.csv", big, "text/csv")}
         ).json()
-        ledger: dict[str, str] = {}
-        stop = threading.Event()
-        load = threading.Thread(target=lambda: asyncio.run(_hammer(svc.url, list_id, ledger, stop)))
-        load.start()
-        try:
+        with hammering(svc.url, list_id) as ledger:
             wait_for(lambda: len(ledger) >= 200, "allocations")
             svc.kill()  # kill -9 mid-upload, mid-allocations
-        finally:
-            stop.set()
-            load.join()
         svc.start()
         wait_for(
             lambda: (

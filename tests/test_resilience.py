@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -53,18 +54,22 @@ async def _expect_unavailable(
     assert response.headers["retry-after"] == "1"
 
 
+async def _make_list(client: httpx.AsyncClient) -> dict[str, Any]:
+    await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
+    response = await client.post(
+        "/v1/lists",
+        headers=ADMIN,
+        json={"partner": "Acme", "tag": "t", "name": "n", "expires_at": "2099-01-01T00:00:00Z"},
+    )
+    made: dict[str, Any] = response.json()
+    return made
+
+
 async def test_redis_killed_and_restarted(
     real_client: tuple[httpx.AsyncClient, RedisServer],
 ) -> None:
     client, server = real_client
-    await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
-    made = (
-        await client.post(
-            "/v1/lists",
-            headers=ADMIN,
-            json={"partner": "Acme", "tag": "t", "name": "n", "expires_at": "2099-01-01T00:00:00Z"},
-        )
-    ).json()
+    made = await _make_list(client)
 
     server.kill()
     await _expect_unavailable(client, "GET", f"/v1/lists/{made['id']}")
@@ -139,14 +144,7 @@ async def test_every_route_that_needs_the_store_answers_503_when_it_is_down(
     real_client: tuple[httpx.AsyncClient, RedisServer],
 ) -> None:
     client, server = real_client
-    await client.post("/v1/partners", json={"name": "Acme"}, headers=ADMIN)
-    made = (
-        await client.post(
-            "/v1/lists",
-            headers=ADMIN,
-            json={"partner": "Acme", "tag": "t", "name": "n", "expires_at": "2099-01-01T00:00:00Z"},
-        )
-    ).json()
+    made = await _make_list(client)
     server.kill()
     for e in ENDPOINTS:
         if not e.uses_store:

@@ -63,6 +63,29 @@ def _crash_on(store: Any, name: str, after_calls: int, before: bool) -> None:
     setattr(store, name, dying)
 
 
+async def _stuck(
+    api: Api,
+    list_id: str,
+    content: bytes,
+    method: str = "add_batch",
+    after_calls: int = 0,
+    before: bool = True,
+) -> str:
+    """An upload whose process died at `method`: it stays in progress; its id."""
+    _crash_on(api.app.state.store.uploads, method, after_calls, before)
+    accepted = await api.upload(list_id, content, wait=False)
+    await api.app.state.uploads.drain()
+    return str(accepted["id"])
+
+
+async def _resume_after_lease(api: Api, list_id: str, upload_id: str) -> None:
+    """The dead process's lease runs out; the janitor (here: called directly) resumes it."""
+    keys = Keys("pv").list(ListId(list_id))
+    await api.redis.hset(keys.upload(upload_id), mapping={"lease_until": 0, "owner": "dead"})
+    await api.app.state.uploads.resume_all()
+    await api.app.state.uploads.drain()
+
+
 @pytest.mark.parametrize(
     ("method", "after_calls", "before"),
     [
@@ -80,24 +103,17 @@ async def test_resume_after_a_crash_at_each_step(
     monkeypatch.setattr(upload_jobs, "BATCH", 5_000)  # 11,500 candidates: three batches
     reference, reference_errors = await _reference(api)
     list_id = await _setup(api)
-    store = api.app.state.store.uploads
-    _crash_on(store, method, after_calls, before)
-    accepted = await api.upload(list_id, _file()[0], wait=False)
-    await api.app.state.uploads.drain()
-    stuck = (await api.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}")).json()
+    upload_id = await _stuck(api, list_id, _file()[0], method, after_calls, before)
+    stuck = (await api.get(f"/v1/lists/{list_id}/uploads/{upload_id}")).json()
     assert stuck["status"] == "in_progress"
+    await _resume_after_lease(api, list_id, upload_id)
 
-    # The dead process's lease runs out; the janitor (here: called directly) resumes it.
     keys = Keys("pv").list(ListId(list_id))
-    await api.redis.hset(keys.upload(accepted["id"]), mapping={"lease_until": 0, "owner": "dead"})
-    await api.app.state.uploads.resume_all()
-    await api.app.state.uploads.drain()
-
-    done = (await api.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}")).json()
+    done = (await api.get(f"/v1/lists/{list_id}/uploads/{upload_id}")).json()
     same = ("status", "codes_total", "codes_uploaded", "error_count", "errors")
     assert {k: done[k] for k in same} == {k: reference[k] for k in same}
     assert done["codes_uploaded"] == _file()[1]
-    assert await api.errors_file(list_id, accepted["id"]) == reference_errors
+    assert await api.errors_file(list_id, upload_id) == reference_errors
     body = (await api.get(f"/v1/lists/{list_id}")).json()
     assert body["codes_uploaded"] == 3_000 + _file()[1]
     assert body["codes_uploaded"] == await api.redis.scard(keys.dedupe)
@@ -108,26 +124,20 @@ async def test_resume_after_a_crash_at_each_step(
 
 async def test_a_live_lease_is_not_taken_over(api: Api) -> None:
     list_id = await _setup(api)
-    store = api.app.state.store.uploads
-    _crash_on(store, "add_batch", 0, True)
-    accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
-    await api.app.state.uploads.drain()
+    upload_id = await _stuck(api, list_id, b"X1\nX2\n")
     keys = Keys("pv").list(ListId(list_id))
-    await api.redis.hset(keys.upload(accepted["id"]), "owner", "someone-alive")
+    await api.redis.hset(keys.upload(upload_id), "owner", "someone-alive")
     await api.app.state.uploads.resume_all()  # the lease (10 s) has not run out
     await api.app.state.uploads.drain()
-    record = await api.redis.hgetall(keys.upload(accepted["id"]))
+    record = await api.redis.hgetall(keys.upload(upload_id))
     assert (record["status"], record["owner"]) == ("in_progress", "someone-alive")
 
 
 async def test_batches_commit_only_for_the_lease_holder(api: Api) -> None:
     list_id = await _setup(api)
-    store = api.app.state.store.uploads
-    _crash_on(store, "add_batch", 0, True)
-    accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
-    await api.app.state.uploads.drain()
-    result: Batch = await store.add_batch(
-        ListId(list_id), accepted["id"], "not-the-owner", 1000, 0, 0, ["X1"]
+    upload_id = await _stuck(api, list_id, b"X1\nX2\n")
+    result: Batch = await api.app.state.store.uploads.add_batch(
+        ListId(list_id), upload_id, "not-the-owner", 1000, 0, 0, ["X1"]
     )
     assert result.code.name == "LEASE_LOST"
     assert (await api.get(f"/v1/lists/{list_id}")).json()["codes_uploaded"] == 3_000
@@ -135,15 +145,10 @@ async def test_batches_commit_only_for_the_lease_holder(api: Api) -> None:
 
 async def test_an_upload_whose_file_is_gone_fails_instead_of_retrying(api: Api) -> None:
     list_id = await _setup(api)
-    store = api.app.state.store.uploads
-    _crash_on(store, "add_batch", 0, True)
-    accepted = await api.upload(list_id, b"X1\nX2\n", wait=False)
-    await api.app.state.uploads.drain()
-    api.app.state.files.upload(ListId(list_id), accepted["id"]).original.unlink()
+    upload_id = await _stuck(api, list_id, b"X1\nX2\n")
+    api.app.state.files.upload(ListId(list_id), upload_id).original.unlink()
+    await _resume_after_lease(api, list_id, upload_id)
     keys = Keys("pv").list(ListId(list_id))
-    await api.redis.hset(keys.upload(accepted["id"]), mapping={"lease_until": 0, "owner": "dead"})
-    await api.app.state.uploads.resume_all()
-    await api.app.state.uploads.drain()
-    done = (await api.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}")).json()
+    done = (await api.get(f"/v1/lists/{list_id}/uploads/{upload_id}")).json()
     assert (done["status"], done["errors"]) == ("failed", [{"code": "file_missing", "count": 1}])
     assert await api.redis.hget(keys.meta, "reserved") == "0"
