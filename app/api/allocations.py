@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
@@ -137,22 +139,17 @@ async def export_allocations(ctx: Ctx) -> Response:
     async def rows() -> AsyncIterator[bytes]:
         yield b"voucher_code,user_id,campaign_id,issued_at\r\n"
         async for chunk in store.every(lid):
-            yield "".join(
-                _csv_line(a.code, a.user_id, a.campaign_id, rfc3339(a.issued_at)) for a in chunk
-            ).encode()
+            out = io.StringIO()
+            csv.writer(out).writerows(
+                (a.code, a.user_id, a.campaign_id, rfc3339(a.issued_at)) for a in chunk
+            )
+            yield out.getvalue().encode()
 
     return StreamingResponse(
         rows(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{lid.value}-allocations.csv"'},
     )
-
-
-def _csv_line(*fields: str) -> str:
-    quoted = (
-        '"' + f.replace('"', '""') + '"' if any(c in f for c in ',"\r\n') else f for f in fields
-    )
-    return ",".join(quoted) + "\r\n"
 
 
 @router.add(
