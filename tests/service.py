@@ -24,12 +24,17 @@ class Service:
     """`vouchers serve` in a subprocess of its own, to kill -9."""
 
     def __init__(
-        self, redis_url: str, data_dir: Path, workers: int = 1, upload_lease_s: float = 10
+        self,
+        redis_url: str | None,
+        data_dir: Path,
+        workers: int = 1,
+        upload_lease_s: float = 10,
     ) -> None:
+        """`redis_url` None: the embedded store."""
         self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VOUCHERS_")},
-            "VOUCHERS_REDIS_URL": redis_url,
+            **({} if redis_url is None else {"VOUCHERS_REDIS_URL": redis_url}),
             "VOUCHERS_DATA_DIR": str(data_dir),
             "VOUCHERS_PORT": str(self.port),
             "VOUCHERS_UPLOAD_LEASE_S": str(upload_lease_s),
@@ -74,7 +79,7 @@ def wait_for(condition: Any, what: str, timeout_s: float = 120) -> None:
 
 
 @contextlib.contextmanager
-def running_service(redis_url: str, data_dir: Path, **options: Any) -> Iterator[Service]:
+def running_service(redis_url: str | None, data_dir: Path, **options: Any) -> Iterator[Service]:
     svc = Service(redis_url, data_dir, **options)
     svc.start()
     try:

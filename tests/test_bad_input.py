@@ -190,7 +190,10 @@ async def test_unknown_route_and_method_use_the_error_shape(api: Api) -> None:
     wrong = await api.call("PUT", "/v1/partners")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
-    assert "POST" in wrong.headers["allow"]
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    one_list = await api.call("PUT", "/v1/lists/acme.summer.1")
+    assert one_list.status_code == 405
+    assert set(one_list.headers["allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}
 
 
 async def test_validation_reports_every_bad_field(api: Api) -> None:

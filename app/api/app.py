@@ -19,7 +19,7 @@ from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
 from app.api.metrics import Metrics
-from app.api.routing import Endpoint, build_route, handler
+from app.api.routing import Endpoint, build_routes, handler
 from app.config import Settings
 from app.domain.clock import now_ms
 from app.jobs.relay import EventRelay
@@ -127,7 +127,7 @@ def create_app(
                 await client.aclose()
 
     app = VouchersApp(
-        routes=[build_route(e) for e in ENDPOINTS],
+        routes=build_routes(ENDPOINTS),
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

@@ -75,6 +75,9 @@ def _operation(e: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {str(e.status): ok}
     error_schema = refs[(ErrorBody, "serialization")]
     for status, names in _error_codes(e).items():
+        if status < 400:  # another success (a replay): the same body as the main one
+            responses[str(status)] = {**ok, "description": ", ".join(names)}
+            continue
         responses[str(status)] = {
             "description": "error codes: " + ", ".join(names),
             "content": {"application/json": {"schema": error_schema}},

@@ -161,10 +161,24 @@ def _render(endpoint: Endpoint, result: Result) -> Response:
     return json_response(result.model_dump(mode="json"), endpoint.status)
 
 
-def build_route(endpoint: Endpoint) -> Route:
-    return Route(
-        endpoint.path, handler(endpoint), methods=[endpoint.method], name=endpoint.handler.__name__
-    )
+def build_routes(endpoints: list[Endpoint]) -> list[Route]:
+    """One route per path, dispatching on the method, so that a 405 lists in `Allow` every
+    method the path has."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for e in endpoints:
+        by_path.setdefault(e.path, {})[e.method] = handler(e)
+    routes: list[Route] = []
+    for path, handlers in by_path.items():
+        if "GET" in handlers:
+            handlers["HEAD"] = handlers["GET"]
+
+        async def dispatch(
+            request: Request, handlers: dict[str, Callable[..., Awaitable[Response]]] = handlers
+        ) -> Response:
+            return await handlers[request.method](request)
+
+        routes.append(Route(path, dispatch, methods=list(handlers)))
+    return routes
 
 
 def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:

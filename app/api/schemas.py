@@ -223,7 +223,8 @@ class EventPage(BaseModel):
 
 
 class EventQuery(Page):
-    cursor: str | None = Field(default=None, pattern=r"^\d{1,20}-\d{1,20}$")
+    # A stream position; 19 digits a part keeps it below Redis's 2**64 limit.
+    cursor: str | None = Field(default=None, pattern=r"^\d{1,19}-\d{1,19}$")
     wait_ms: int = Field(default=0, ge=0, le=30_000)
 
 
