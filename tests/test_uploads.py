@@ -128,6 +128,10 @@ async def test_every_row_error_with_exact_counts_and_error_file(api: Api) -> Non
     assert await counts(api, made["id"]) == (5, 0, 5)
 
 
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 FILE_ERRORS: list[tuple[str, str, bytes, str]] = [
     ("not_csv", "codes.txt", b"A1\n", ""),
     ("not_csv", "codes", b"A1\n", ""),
@@ -135,6 +139,8 @@ FILE_ERRORS: list[tuple[str, str, bytes, str]] = [
     ("not_utf8", "codes.csv", b"A1\nA\xff2\n", "2"),
     ("empty_file", "codes.csv", b"", ""),
     ("empty_file", "codes.csv", b"code\n\n\r\n", ""),
+    ("not_utf8", "codes.csv", PNG, "1"),  # binary
+    ("not_utf8", "codes.csv", "A1\r\nA2\r\n".encode("utf-16"), "1"),
 ]
 
 
@@ -301,6 +307,20 @@ async def test_over_50_mib_is_413_and_nothing_is_kept(api: Api) -> None:
     assert not list((api.app.state.files.root / made["id"]).glob("*"))
 
 
+async def test_a_huge_single_line_file_is_one_rejected_row(api: Api) -> None:
+    await api.make_partner()
+    made = await api.make_list()
+    await api.upload(made["id"], b"KEEP\n")
+    before_codes = await codes_of(api, made["id"])
+    done = await api.upload(made["id"], b"x" * (50 * 1024 * 1024))  # the largest file allowed
+    assert (done["status"], done["codes_total"], done["codes_uploaded"]) == ("completed", 1, 0)
+    assert done["errors"] == [{"code": "code_too_long", "count": 1}]
+    assert await codes_of(api, made["id"]) == before_codes
+    errors = await api.errors_file(made["id"], done["id"])
+    assert errors.startswith(HEADER + "1,")
+    assert len(errors) < 1000  # the error file does not echo the 50 MiB line
+
+
 async def test_original_file_download_and_roles(api: Api) -> None:
     await api.make_partner()
     made = await api.make_list()
@@ -326,13 +346,54 @@ async def test_original_file_download_and_roles(api: Api) -> None:
     )
 
 
-async def test_file_names_are_never_paths(api: Api) -> None:
+def raw_multipart(file_name: bytes, content: bytes) -> dict[str, Any]:
+    """A multipart body carrying `file_name` byte for byte (httpx would escape it)."""
+    body = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="' + file_name + b'"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--b0undary--\r\n"
+    )
+    return {"content": body, "headers": {"Content-Type": "multipart/form-data; boundary=b0undary"}}
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        (b"../../../etc/passwd.csv", "../../../etc/passwd.csv"),
+        (b"/etc/passwd.csv", "/etc/passwd.csv"),
+        (b"%2e%2e%2fcodes.csv", "%2e%2e%2fcodes.csv"),
+        (b"C:\\temp\\codes.csv", "codes.csv"),  # python-multipart keeps a Windows basename
+        ("caf\u00e9 codes.csv".encode(), "caf\u00e9 codes.csv"),
+    ],
+)
+async def test_file_names_are_never_paths(api: Api, sent: bytes, kept: str) -> None:
     await api.make_partner()
     made = await api.make_list()
-    done = await api.upload(made["id"], b"A\n", name="../../../etc/passwd.csv")
-    assert done["file_name"] == "../../../etc/passwd.csv"
+    response = await api.post(f"/v1/lists/{made['id']}/uploads", **raw_multipart(sent, b"A\n"))
+    assert response.status_code == 202, response.text
+    await api.app.state.uploads.drain()
+    done = (await api.get(f"/v1/lists/{made['id']}/uploads/{response.json()['id']}")).json()
+    assert (done["file_name"], done["status"], done["codes_uploaded"]) == (kept, "completed", 1)
     stored = sorted(p.name for p in (api.app.state.files.root / made["id"]).iterdir())
     assert stored == [f"{done['id']}.csv", f"{done['id']}.errors.csv"]
+    assert sorted(p.name for p in api.app.state.files.root.iterdir()) == [made["id"]]
+    download = await api.get(f"/v1/lists/{made['id']}/uploads/{done['id']}/file")
+    assert download.content == b"A\n"
+    assert download.headers["content-disposition"].startswith("attachment; filename")
+
+
+@pytest.mark.parametrize(
+    "sent", [b"codes\x00.csv", b"codes\x01.csv", b"codes\x7f.csv", "\u202evsc.csv".encode()]
+)
+async def test_file_names_with_control_characters_are_refused(api: Api, sent: bytes) -> None:
+    await api.make_partner()
+    made = await api.make_list()
+    before = await dump(api.redis)
+    response = await api.post(f"/v1/lists/{made['id']}/uploads", **raw_multipart(sent, b"A\n"))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["fields"][0]["field"] == "file"
+    assert await dump(api.redis) == before
+    assert not list((api.app.state.files.root / made["id"]).glob("*"))
 
 
 async def test_upload_log_pages_newest_first(api: Api) -> None:

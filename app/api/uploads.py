@@ -15,6 +15,7 @@ from app.domain.clock import rfc3339
 from app.domain.csv_rows import FileError, is_csv_name
 from app.domain.errors import Conflict, NotFound, validation_error
 from app.domain.lists import Action, ListId, allowed_actions
+from app.domain.text import has_control_characters
 from app.domain.uploads import FILE_NAME_MAX, MAX_FILE_BYTES, Upload, UploadStatus
 from app.jobs.uploads import write_file_error
 from app.store.uploads import not_uploadable
@@ -74,6 +75,8 @@ async def create_upload(ctx: Ctx) -> UploadOut:
     try:
         if len(file_name) > FILE_NAME_MAX:
             raise validation_error("file", f"the file name is longer than {FILE_NAME_MAX}")
+        if has_control_characters(file_name):
+            raise validation_error("file", "the file name must not contain control characters")
         assert ctx.principal is not None
         fields: dict[str, str | int] = {
             "status": UploadStatus.IN_PROGRESS.value,

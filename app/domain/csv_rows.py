@@ -101,7 +101,7 @@ class RowReader:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._carry = ""  # the unfinished last line
+        self._carry: list[str] = []  # the unfinished last line, in pieces
         self._next_line = 1  # number of the first line in the next text handed to _lines
         self._started = False  # the BOM has been looked for
         self._header_checked = False
@@ -110,20 +110,24 @@ class RowReader:
         try:
             text = self._decoder.decode(chunk, final)
         except UnicodeDecodeError as exc:
-            consumed = self._carry.count("\n") + chunk[: exc.start].count(b"\n")
+            consumed = chunk[: exc.start].count(b"\n")
             raise FileRejected(FileError.NOT_UTF8, self._next_line + consumed) from None
         if not self._started and (text or final):
             self._started = True
             text = text.removeprefix("\ufeff")
-        text = self._carry + text
+        held_cr = bool(self._carry) and self._carry[-1].endswith("\r")
+        if not final and not held_cr and "\n" not in text and "\r" not in text:
+            self._carry.append(text)  # more of one long line: joined once, when it ends
+            return Rows()
+        text = "".join(self._carry) + text
+        carry = ""
         if not final and text.endswith("\r"):  # maybe the first half of a CRLF
-            self._carry, text = "\r", text[:-1]
-        else:
-            self._carry = ""
+            carry, text = "\r", text[:-1]
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         if not final:
-            self._carry = lines.pop() + self._carry
+            carry = lines.pop() + carry
+        self._carry = [carry] if carry else []
         return self._rows(lines, text)
 
     def _rows(self, lines: list[str], text: str) -> Rows:
