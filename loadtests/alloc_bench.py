@@ -88,10 +88,18 @@ async def closed_loop(
 
 
 async def open_loop(
-    port: int, make: object, rate: float, seconds: float, connections: int
+    port: int,
+    make: object,
+    rate: float,
+    seconds: float,
+    connections: int,
+    sent_at: list[float] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> tuple[list[float], int]:
     """Requests start on a fixed schedule, whatever came back; latency counts from the
-    scheduled start, so time spent waiting for a free connection counts too."""
+    scheduled start, so time spent waiting for a free connection counts too. `sent_at`, if
+    given, gets each request's scheduled start (perf_counter), in the order of the latencies;
+    `stop`, once set, ends the schedule early."""
     assert callable(make)
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -107,6 +115,8 @@ async def open_loop(
         finally:
             pool.put_nowait(conn)
         latencies.append(time.perf_counter() - scheduled)
+        if sent_at is not None:
+            sent_at.append(scheduled)
         if status >= 300:
             errors += 1
 
@@ -114,6 +124,8 @@ async def open_loop(
     start = time.perf_counter()
     total = int(rate * seconds)
     for n in range(total):
+        if stop is not None and stop.is_set():
+            break
         scheduled = start + n / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:

@@ -1,7 +1,8 @@
 """Snapshot and restore of a store holding one 1,000,000-code list, and allocation latency
-while the snapshot runs (open loop, beside the same schedule with no snapshot).
+while snapshots run (open loop; only requests scheduled during a snapshot count), beside the
+same schedule with no snapshot.
 
-    python -m loadtests.snapshot_bench                 # --codes N --rate R
+    python -m loadtests.snapshot_bench                 # --codes N --rate R --runs 3
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from loadtests.alloc_bench import Requests, open_loop, seed, summary
 from loadtests.harness import HEADERS, stack
 
 
-def take_snapshot(url: str) -> tuple[float, dict[str, object]]:
+def take_snapshot(url: str) -> tuple[float, float, dict[str, object]]:
+    """POST a snapshot and poll until it is done: (start, end) on perf_counter, and the
+    snapshot."""
     with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
         started = time.perf_counter()
         snap = client.post("/v1/admin/snapshots").json()
@@ -29,31 +32,48 @@ def take_snapshot(url: str) -> tuple[float, dict[str, object]]:
             items = client.get("/v1/admin/snapshots").json()["items"]
             mine = next((s for s in items if s["id"] == snap["id"]), None)
             if mine is not None and mine["status"] != "in_progress":
-                return time.perf_counter() - started, mine
-            time.sleep(0.02)
+                return started, time.perf_counter(), mine
+            time.sleep(0.2)
 
 
 async def latency_during(
-    port: int, requests: Requests, rate: float, seconds: float, url: str
+    port: int, requests: Requests, rate: float, url: str
 ) -> tuple[list[float], float, dict[str, object]]:
+    """Allocations on a schedule from 0.5 s before a snapshot to 0.5 s after it; the latencies
+    of those scheduled while it ran."""
     loop = asyncio.get_running_loop()
-    snapshot = loop.run_in_executor(None, take_snapshot, url)
-    latencies, _ = await open_loop(port, requests.allocation, rate, seconds, 16)
-    took, info = await snapshot
-    return latencies, took, info
+    sent_at: list[float] = []
+    stop = asyncio.Event()
+    load = asyncio.create_task(
+        open_loop(port, requests.allocation, rate, 600, 16, sent_at=sent_at, stop=stop)
+    )
+    await asyncio.sleep(0.5)
+    start, end, info = await loop.run_in_executor(None, take_snapshot, url)
+    await asyncio.sleep(0.5)
+    stop.set()
+    latencies, _ = await load
+    during = [lat for lat, at in zip(latencies, sent_at, strict=True) if start <= at <= end]
+    return during, end - start, info
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--runs", type=int, default=3, help="snapshots to measure")
     args = parser.parse_args()
     with stack() as running:
         list_id = seed(running.url, args.codes)
         port = int(running.url.rsplit(":", 1)[1])
         requests = Requests(f"127.0.0.1:{port}", list_id)
-        idle, _ = asyncio.run(open_loop(port, requests.allocation, args.rate, 5, 16))
-        during, took, info = asyncio.run(latency_during(port, requests, args.rate, 5, running.url))
+        idle: list[float] = []
+        during: list[float] = []
+        took: list[float] = []
+        for _ in range(args.runs):  # idle and during, alternately, for enough samples
+            idle += asyncio.run(open_loop(port, requests.allocation, args.rate, 3, 16))[0]
+            lat, seconds, info = asyncio.run(latency_during(port, requests, args.rate, running.url))
+            during += lat
+            took.append(seconds)
         snap_path = running.data_dir / "snapshots" / f"{info['id']}.jsonl"
         r = redis.Redis(port=running.redis_port)
         r.flushall()
@@ -70,12 +90,14 @@ def main() -> None:
         json.dumps(
             {
                 "codes": args.codes,
-                "snapshot_s": round(took, 2),
+                "snapshot_s": [round(t, 2) for t in took],
                 "snapshot_bytes": info["size_bytes"],
                 "restore_s": round(restore_s, 2),
                 "allocation_rate_rps": args.rate,
-                "idle": {k: round(v, 2) for k, v in summary(idle).items()},
-                "during_snapshot": {k: round(v, 2) for k, v in summary(during).items()},
+                "idle": {"requests": len(idle)}
+                | {k: round(v, 2) for k, v in summary(idle).items()},
+                "during_snapshot": {"requests": len(during)}
+                | {k: round(v, 2) for k, v in summary(during).items()},
             },
             indent=2,
         )
