@@ -40,13 +40,24 @@ local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local status = effective_status(metaKey, now)
 local meta = rcall('HMGET', metaKey, 'partner', 'name', 'description', 'codes_uploaded',
-  'low_stock_threshold')
+  'low_stock_threshold', 'codes_distributed')
 local threshold = tonumber(meta[5])
+local distributed = tonumber(meta[6]) or 0
+local handedOut = 0 -- by this batch: one HINCRBY at the end
+local linked = {} -- campaign -> linked?, looked up once per batch
 
 local stamp = string.format('%d', now)
+local enc = cjson.encode
+-- The reward event as JSON, built by concatenation: the parts that are the same for the
+-- whole batch are encoded once.
+local rewardHead = '{"name":"Partner Voucher Rewarded","timestamp":"' .. stamp ..
+  '","user_id":'
+local rewardList = ',"codeDescription":' .. enc(meta[3] or '') .. ',"codeProvider":' ..
+  enc(meta[1] or '') .. ',"codeSnippetName":' .. enc(meta[2] or '') .. ',"voucherListID":' ..
+  enc(listId)
 
 local function stock_event(name, available)
-  rcall('XADD', outboxKey, '*', 'e', cjson.encode({
+  rcall('XADD', outboxKey, '*', 'e', enc({
     name = name, timestamp = stamp, user_id = cjson.null,
     properties = {voucherListID = listId, codesAvailable = available,
       lowStockThreshold = threshold or cjson.null}}))
@@ -58,6 +69,15 @@ local function record_of(code)
     parts[#parts + 1] = part
   end
   return parts
+end
+
+local function is_linked(campaign)
+  local known = linked[campaign]
+  if known == nil then
+    known = rcall('HEXISTS', linksKey, campaign) == 1
+    linked[campaign] = known
+  end
+  return known
 end
 
 local function allocate(campaign, user, source, scope)
@@ -74,7 +94,7 @@ local function allocate(campaign, user, source, scope)
   if not status then
     return -4, '', '', ''
   end
-  if rcall('HEXISTS', linksKey, campaign) == 0 then
+  if not is_linked(campaign) then
     return -15, '', '', ''
   end
   if status ~= 'active' then
@@ -85,17 +105,18 @@ local function allocate(campaign, user, source, scope)
   if not code then
     return -17, '', '', ''
   end
-  local available = tonumber(meta[4]) - rcall('HINCRBY', metaKey, 'codes_distributed', 1)
-  local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', cjson.encode({
-    name = 'Partner Voucher Rewarded', timestamp = stamp, user_id = user,
-    properties = {campaignID = campaign, codeDescription = meta[3], codeProvider = meta[1],
-      codeSnippetName = meta[2], source = source, voucherCode = code, voucherListID = listId}}))
+  handedOut = handedOut + 1
+  local available = tonumber(meta[4]) - distributed - handedOut
+  local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', rewardHead .. enc(user) ..
+    ',"properties":{"campaignID":' .. enc(campaign) .. ',"source":' .. enc(source) ..
+    ',"voucherCode":' .. enc(code) .. rewardList .. '}}')
   rcall('HSET', issuedKey, code,
     table.concat({user, campaign, now, eventId, source, scope}, '\n'))
   rcall('HSET', idemKey, scope, code)
   rcall('XADD', logKey, '*', 'c', code)
-  local mine = rcall('HGET', usersKey, user)
-  rcall('HSET', usersKey, user, mine and (mine .. '\n' .. code) or code)
+  if rcall('HSETNX', usersKey, user, code) == 0 then -- the user's second code or more
+    rcall('HSET', usersKey, user, rcall('HGET', usersKey, user) .. '\n' .. code)
+  end
   if threshold and available == threshold then
     stock_event('Voucher List Low', available)
   end
@@ -112,5 +133,8 @@ for i = 2, #ARGV, 4 do
   reply[#reply + 1] = b
   reply[#reply + 1] = c
   reply[#reply + 1] = d
+end
+if handedOut > 0 then
+  rcall('HINCRBY', metaKey, 'codes_distributed', handedOut)
 end
 return reply
