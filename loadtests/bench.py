@@ -32,9 +32,8 @@ import httpx
 import redis
 import uvloop
 
-from loadtests.alloc_bench import Requests, closed_loop, open_loop, seed, summary
 from loadtests.harness import HEADERS, new_list, stack
-from loadtests.upload_bench import make_file
+from loadtests.loadgen import Requests, closed_loop, make_file, open_loop, seed, summary
 
 RESULTS = Path(__file__).parent / "results"
 

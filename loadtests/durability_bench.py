@@ -10,8 +10,8 @@ import argparse
 import asyncio
 import json
 
-from loadtests.alloc_bench import Requests, closed_loop, seed, summary
 from loadtests.harness import stack
+from loadtests.loadgen import Requests, closed_loop, seed, summary
 
 MODES: dict[str, tuple[str, ...]] = {
     "aof_always": ("--appendonly", "yes", "--appendfsync", "always"),

@@ -18,8 +18,8 @@ import time
 import httpx
 import redis
 
-from loadtests.alloc_bench import Requests, open_loop, seed, summary
 from loadtests.harness import HEADERS, stack
+from loadtests.loadgen import Requests, open_loop, seed, summary
 
 
 def take_snapshot(url: str) -> tuple[float, float, dict[str, object]]:

@@ -20,10 +20,7 @@ import httpx
 import redis
 
 from loadtests.harness import HEADERS, new_list, percentile, stack
-
-
-def make_file(codes: int) -> bytes:
-    return b"".join(b"PV-%016d\n" % n for n in range(codes))
+from loadtests.loadgen import make_file
 
 
 def read_while(url: str, path: str, stop: Event, out: multiprocessing.Queue[list[float]]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from tests.conftest import API_KEYS, TOKENS
 from tests.redis_server import free_port
@@ -88,6 +89,17 @@ def running_service(redis_url: str | None, data_dir: Path, **options: Any) -> It
         svc.kill()
 
 
+def store_url(request: Any) -> str | None:
+    """For a test parametrized over "redis" and "fake": the session's real redis-server,
+    emptied, or None for the embedded store."""
+    if request.param != "redis":
+        return None
+    server = request.getfixturevalue("redis_server")
+    with redis.Redis.from_url(server.url) as client:
+        client.flushall()
+    return str(server.url)
+
+
 def stock_list(svc: Service, codes: int, prefix: str) -> str:
     """Partner Acme, a list of `codes` codes `<prefix>-00000`.., linked to campaign c1."""
     svc.call("POST", "/v1/partners", json={"name": "Acme"})
@@ -110,3 +122,16 @@ def stock_list(svc: Service, codes: int, prefix: str) -> str:
     )
     svc.call("PUT", f"/v1/lists/{made['id']}/campaigns/c1")
     return str(made["id"])
+
+
+def all_events(svc: Service) -> list[dict[str, Any]]:
+    """Every event in the stream, through GET /v1/events."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = svc.call("GET", "/v1/events", params=params).json()
+        if not page["items"]:
+            return found
+        found += page["items"]
+        cursor = page["next_cursor"]

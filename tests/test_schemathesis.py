@@ -13,11 +13,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-import redis
 
 from tests.conftest import TOKENS
-from tests.redis_server import RedisServer
-from tests.service import Service, running_service, stock_list
+from tests.service import Service, running_service, stock_list, store_url
 
 CODES = 200
 SEED_PREFIX = "FUZZ"
@@ -51,13 +49,7 @@ def _seed(svc: Service) -> dict[str, str]:
 def fuzzed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Service, dict[str, str]]]:
-    url: str | None = None
-    if request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        with redis.Redis.from_url(server.url) as client:
-            client.flushall()
-        url = server.url
-    with running_service(url, tmp_path_factory.mktemp("fuzz-data")) as svc:
+    with running_service(store_url(request), tmp_path_factory.mktemp("fuzz-data")) as svc:
         yield svc, _seed(svc)
 
 

@@ -1,18 +1,8 @@
-"""Allocation throughput and latency against a running server with a 1,000,000-code list,
-beside the same server's /healthz throughput measured in the same run.
-
-    python -m loadtests.alloc_bench                  # starts redis-server + one worker
-    python -m loadtests.alloc_bench --seconds 10 --connections 32
-
-Phases: seed (a list with 1,000,000 codes, linked to a campaign); /healthz closed loop;
-allocation closed loop (the peak rate); allocation open loop at half the peak rate (latency,
-measured from each request's scheduled start so queueing counts: no coordinated omission);
-/healthz open loop at that same rate: the floor this machine and load generator set.
-"""
+"""The load generator's parts: seeding a list, prepared requests, the closed loop (peak rate)
+and the open loop (latency without coordinated omission), on the lean HTTP client."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import json
@@ -20,12 +10,17 @@ import time
 
 import httpx
 
-from loadtests.harness import HEADERS, new_list, percentile, stack
+from loadtests.harness import HEADERS, new_list, percentile
 from loadtests.lean_http import Connection, prepare
-from loadtests.upload_bench import make_file
+
+
+def make_file(codes: int) -> bytes:
+    """`codes` distinct 19-character codes, one a line."""
+    return b"".join(b"PV-%016d\n" % n for n in range(codes))
 
 
 def seed(url: str, codes: int) -> str:
+    """A new list holding `codes` codes (through the upload API), linked to campaign "bench"."""
     with httpx.Client(base_url=url, headers=HEADERS, timeout=300) as client:
         list_id = new_list(client)
         upload = client.post(
@@ -142,44 +137,3 @@ def summary(latencies: list[float]) -> dict[str, float]:
         f"p{int(q * 1000) / 10:g}_ms": percentile(latencies, q) * 1000
         for q in (0.5, 0.95, 0.99, 0.999)
     }
-
-
-async def measure(url: str, list_id: str, connections: int, seconds: float) -> dict[str, object]:
-    port = int(url.rsplit(":", 1)[1])
-    requests = Requests(f"127.0.0.1:{port}", list_id)
-    await closed_loop(port, requests.healthz, connections, 1.0)  # warm up
-    health_rps, _, _ = await closed_loop(port, requests.healthz, connections, seconds)
-    alloc_rps, alloc_lat, alloc_err = await closed_loop(
-        port, requests.allocation, connections, seconds
-    )
-    half = alloc_rps / 2
-    open_lat, open_err = await open_loop(port, requests.allocation, half, seconds, connections)
-    health_lat, _ = await open_loop(port, requests.healthz, half, seconds, connections)
-    return {
-        "healthz_rps": round(health_rps),
-        "allocations_rps": round(alloc_rps),
-        "allocations_vs_healthz": round(alloc_rps / health_rps, 3),
-        "closed_loop_errors": alloc_err,
-        "closed_loop": {k: round(v, 2) for k, v in summary(alloc_lat).items()},
-        "open_loop_rate_rps": round(half),
-        "open_loop_errors": open_err,
-        "open_loop": {k: round(v, 2) for k, v in summary(open_lat).items()},
-        "healthz_open_loop_same_rate": {k: round(v, 2) for k, v in summary(health_lat).items()},
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--codes", type=int, default=1_000_000)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    with stack(workers=args.workers) as running:
-        list_id = seed(running.url, args.codes)
-        results = asyncio.run(measure(running.url, list_id, args.connections, args.seconds))
-    print(json.dumps(results, indent=2))
-
-
-if __name__ == "__main__":
-    main()
