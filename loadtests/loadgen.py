@@ -96,39 +96,33 @@ async def open_loop(
     given, gets each request's scheduled start (perf_counter), in the order of the latencies;
     `stop`, once set, ends the schedule early."""
     assert callable(make)
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await Connection.open("127.0.0.1", port))
     latencies: list[float] = []
     errors = 0
-
-    async def one(scheduled: float) -> None:
-        nonlocal errors
-        conn = await pool.get()
-        try:
-            status, _ = await conn.request(make())
-        finally:
-            pool.put_nowait(conn)
-        latencies.append(time.perf_counter() - scheduled)
-        if sent_at is not None:
-            sent_at.append(scheduled)
-        if status >= 300:
-            errors += 1
-
-    tasks = []
-    start = time.perf_counter()
+    slots = itertools.count()
     total = int(rate * seconds)
-    for n in range(total):
-        if stop is not None and stop.is_set():
-            break
-        scheduled = start + n / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(scheduled)))
-    await asyncio.gather(*tasks)
-    while not pool.empty():
-        pool.get_nowait().close()
+    opened = await asyncio.gather(*(Connection.open("127.0.0.1", port) for _ in range(connections)))
+    start = time.perf_counter()
+
+    async def connection(conn: Connection) -> None:
+        """One connection takes the next slot of the schedule whenever it is free: a slot
+        whose time came while every connection was busy is sent late, and the wait counts."""
+        nonlocal errors
+        try:
+            while (n := next(slots)) < total and not (stop is not None and stop.is_set()):
+                scheduled = start + n / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                status, _ = await conn.request(make())
+                latencies.append(time.perf_counter() - scheduled)
+                if sent_at is not None:
+                    sent_at.append(scheduled)
+                if status >= 300:
+                    errors += 1
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(connection(conn) for conn in opened))
     return latencies, errors
 
 
