@@ -313,7 +313,7 @@ async def test_bad_allocation_requests(api: Api, patch: dict[str, Any], field: s
     assert await dump(api.redis) == before
 
 
-@pytest.mark.parametrize("key", ["", "k" * 201])
+@pytest.mark.parametrize("key", ["", "k" * 201, "tab\tin key", "nul\x01"])
 async def test_bad_idempotency_keys(api: Api, key: str) -> None:
     list_id = await stocked(api, 2)
     before = await dump(api.redis)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import IO
@@ -18,6 +19,7 @@ from app.domain.errors import (
 )
 
 ENVELOPE_SLACK = 1024 * 1024  # multipart headers and other fields on top of the file
+FEED_BYTES = 256 * 1024  # bytes parsed and written between two yields to the event loop
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -119,7 +121,12 @@ async def receive_file(request: Request, field: str, dest: Path, limit: int) -> 
     try:
         parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
         async for chunk in request.stream():
-            parser.write(chunk)
+            # The server hands over what arrived since the last read, megabytes when the loop
+            # was busy: parse and write it in slices, letting other requests run in between.
+            for start in range(0, len(chunk), FEED_BYTES):
+                parser.write(chunk[start : start + FEED_BYTES])
+                if start:
+                    await asyncio.sleep(0)
         parser.finalize()
         if receiver.file_name is None:
             raise validation_error(field, "send the codes as a file in the form field 'file'")

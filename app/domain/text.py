@@ -10,6 +10,8 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def has_control_characters(value: str) -> bool:
+    if value.isprintable():  # no character of those categories (the common case, in C)
+        return False
     return any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value)
 
 

@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vouchers.uploads")
 
-READ_CHUNK = 64 * 1024  # bytes parsed between two yields to the event loop
-BATCH = 1000  # candidates per upload_batch.lua call: about 2 ms of Redis time
+READ_CHUNK = 32 * 1024  # bytes parsed between two yields to the event loop (~0.8 ms)
+BATCH = 1000  # candidates per upload_batch.lua call: about 1.4 ms of Redis time
 IN_FLIGHT = 2  # batches sent before the first answer is awaited
 FENCE_RETRY_S = 0.05  # wait before sending a batch a snapshot held back
 FRESH_PROBE = 10_000  # codes per SMISMEMBER while estimating fresh codes
@@ -73,6 +73,26 @@ def write_file_error(files: UploadFiles, error: FileError, line: int | None) -> 
         writer = csv.writer(out)
         writer.writerow(ERROR_HEADER)
         writer.writerow(("" if line is None else line, "", error.value, MESSAGES[error]))
+
+
+RELEASE_STEP = 5_000  # entries freed between two yields to the event loop (~0.4 ms)
+
+
+async def empty_set(big: set[str], members: list[str]) -> None:
+    """Empty `big`, whose members are all in `members`, a step at a time, letting requests run
+    in between: freeing a million-entry set at once holds the event loop for tens of ms."""
+    for start in range(0, len(members), RELEASE_STEP):
+        big.difference_update(members[start : start + RELEASE_STEP])
+        await asyncio.sleep(0)
+    big.clear()
+
+
+async def empty_lists(*lists: list[str] | list[int]) -> None:
+    """Empty big lists a step at a time (see empty_set)."""
+    for items in lists:
+        while items:
+            del items[-RELEASE_STEP:]
+            await asyncio.sleep(0)
 
 
 class Lost(Exception):
@@ -155,6 +175,7 @@ class UploadJob:
         added_at = time.perf_counter()
         await self._write_error_file(checked)
         await self._finish(UploadStatus.COMPLETED, {})
+        await empty_lists(checked.codes, checked.lines)
         log.info(
             "upload %s: %d rows checked in %.2fs, reserved in %.2fs, added in %.2fs, "
             "finished in %.2fs",
@@ -197,6 +218,7 @@ class UploadJob:
                     checked.codes.append(code)
                     checked.lines.append(line)
                 if not chunk:
+                    await empty_set(seen, checked.codes)
                     return checked
                 await self._breathe()
 
