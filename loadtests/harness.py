@@ -45,6 +45,24 @@ class Stack:
     url: str
     redis_port: int
     data_dir: Path
+    service_pid: int  # the service's process group: the server and its workers
+    redis_pid: int
+
+
+def cpu_seconds(pid: int, group: bool = False) -> float:
+    """CPU time (user + system, every thread) used so far by a process, or with `group` by
+    the processes of the process group `pid` (the service and its workers)."""
+    total = 0
+    for entry in Path("/proc").iterdir() if group else [Path(f"/proc/{pid}")]:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if not group or int(fields[2]) == pid:  # fields[2]: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -84,7 +102,7 @@ def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]
     )
     try:
         _wait(f"http://127.0.0.1:{port}/readyz")
-        yield Stack(f"http://127.0.0.1:{port}", redis_port, tmp / "data")
+        yield Stack(f"http://127.0.0.1:{port}", redis_port, tmp / "data", service.pid, redis.pid)
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(timeout=30)

@@ -5,14 +5,17 @@
   Input:
     KEYS[1] global event stream
     ARGV[1] events to retain (approximate trim)
-    ARGV[2..] event id, event JSON pairs
+    ARGV[2] the list id
+    ARGV[3..] outbox entry id, event JSON pairs (read_outbox.lua's reply); the event's id
+            is "<list id>-<outbox entry id>"
   Output:
     the number of events appended
 ]]
-local eventsKey = KEYS[1]
+local eventsKey, retain, prefix = KEYS[1], ARGV[1], ARGV[2] .. '-'
 local n = 0
-for i = 2, #ARGV, 2 do
-  redis.call('XADD', eventsKey, 'MAXLEN', '~', ARGV[1], '*', 'id', ARGV[i], 'e', ARGV[i + 1])
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', eventsKey, 'MAXLEN', '~', retain, '*', 'id', prefix .. ARGV[i], 'e',
+    ARGV[i + 1])
   n = n + 1
 end
 return n

@@ -36,14 +36,17 @@ async def test_every_allocation_one_event_after_the_relay_dies_mid_way(
 ) -> None:
     list_id = await stocked(api, 1200)
     codes = {(await allocate(api, list_id, f"u{n}")).json()["event_id"] for n in range(1100)}
-    # the relay dies after copying its first page into the stream, before trimming the outbox
-    real_trim = EventStore._trim
+    # the relay dies after copying its first page into the stream, before dropping it from
+    # the outbox (which the next read does)
+    real_read = EventStore._read
 
-    async def dying_trim(self: EventStore, outbox: str, last: str) -> None:
-        monkeypatch.setattr(EventStore, "_trim", real_trim)
-        raise RelayCrash
+    async def dying_read(self: EventStore, outbox: str, copied: str) -> list[str]:
+        if copied:
+            monkeypatch.setattr(EventStore, "_read", real_read)
+            raise RelayCrash
+        return await real_read(self, outbox, copied)
 
-    monkeypatch.setattr(EventStore, "_trim", dying_trim)
+    monkeypatch.setattr(EventStore, "_read", dying_read)
     relay = api.app.state.relay
     with pytest.raises(RelayCrash):
         await relay.relay(sweep=True)

@@ -33,7 +33,7 @@ KEY_MAX = 200
 
 
 def _key(ctx: Ctx) -> str | None:
-    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
+    key = ctx.header(IDEMPOTENCY_HEADER)
     if key is not None and not 1 <= len(key) <= KEY_MAX:
         raise validation_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
     if key is not None and has_control_characters(key):

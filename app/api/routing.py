@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -46,6 +46,15 @@ class Ctx:
     principal: Principal | None
     _body: BaseModel | None = None
     _query: BaseModel | None = None
+    _headers: dict[str, str] | None = None
+
+    def header(self, name: str) -> str | None:
+        """A request header (`name` in lowercase), the first if sent twice. Looked up in a dict
+        made once from the raw ASGI headers: Starlette's Headers scans the list per lookup."""
+        if self._headers is None:
+            raw: list[tuple[bytes, bytes]] = self.request.scope["headers"]
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw)}
+        return self._headers.get(name)
 
     def body(self, model: type[M]) -> M:
         assert isinstance(self._body, model)
@@ -117,35 +126,41 @@ class Router:
         return register
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(ctx: Ctx, limit: int) -> bytes:
+    declared = ctx.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", limit_bytes=limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    receive = ctx.request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(
                 f"The request body is larger than {limit} bytes.", limit_bytes=limit
             )
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _parse_body(ctx: Ctx, endpoint: Endpoint, limit: int) -> None:
     assert endpoint.body is not None
-    media = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = (ctx.header("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.", content_type=media or None)
-    raw = await _read_body(ctx.request, limit)
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(parsed, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    if endpoint.precheck is not None:
+    raw = await _read_body(ctx, limit)
+    if endpoint.precheck is not None:  # else pydantic tells bad JSON and non-objects apart
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BadRequest("The request body is not valid JSON.") from None
+        if not isinstance(parsed, dict):
+            raise BadRequest("The request body must be a JSON object.")
         endpoint.precheck(parsed)
     try:
         ctx._body = endpoint.body.model_validate_json(raw)
@@ -189,11 +204,10 @@ def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         app_state = request.app.state
         started = time.perf_counter()
         try:
-            principal = None
+            ctx = Ctx(request, None)
             if endpoint.role is not None:
-                principal = app_state.auth.authenticate(request.headers.get("authorization"))
-                principal.require(endpoint.role)
-            ctx = Ctx(request, principal)
+                ctx.principal = app_state.auth.authenticate(ctx.header("authorization"))
+                ctx.principal.require(endpoint.role)
             if endpoint.body is not None:
                 await _parse_body(ctx, endpoint, app_state.settings.max_body_bytes)
             if endpoint.query is not None:

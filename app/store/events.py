@@ -20,11 +20,6 @@ class StoredEvent:
     fields: dict[str, str]
 
 
-def _next_id(entry_id: str) -> str:
-    ms, seq = entry_id.split("-")
-    return f"{ms}-{int(seq) + 1}"
-
-
 class EventStore:
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, retention: int) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
@@ -35,31 +30,25 @@ class EventStore:
 
     async def relay(self, list_id: ListId) -> int:
         """Move the list's outbox into the global stream, oldest first; return how many.
-        At least once: a crash between copying and trimming copies those entries again,
-        with the same event ids."""
+        At least once: a crash between copying a page and dropping it from the outbox (the
+        next read drops it) copies it again, with the same event ids."""
         await self._redis.srem(self._keys.dirty_outboxes, list_id.value)
         outbox = self._keys.list(list_id).outbox
-        moved = 0
+        moved, copied = 0, ""
         while True:
-            rows = cast(
-                list[tuple[str, dict[str, str]]],
-                await self._redis.xrange(outbox, "-", "+", count=RELAY_PAGE),
-            )
-            if not rows:
+            flat = await self._read(outbox, copied)
+            if not flat:
                 return moved
-            await self._copy(list_id, rows)
-            await self._trim(outbox, rows[-1][0])
-            moved += len(rows)
+            await self._scripts.run(
+                "append_events", [self._keys.events], [self._retention, list_id.value, *flat]
+            )
+            copied = flat[-2]
+            moved += len(flat) // 2
 
-    async def _copy(self, list_id: ListId, rows: list[tuple[str, dict[str, str]]]) -> None:
-        args: list[str | int] = [self._retention]
-        for entry_id, fields in rows:
-            args += (f"{list_id.value}-{entry_id}", fields["e"])
-        await self._scripts.run("append_events", [self._keys.events], args)
-
-    async def _trim(self, outbox: str, last_moved: str) -> None:
-        # exact, not "~": an approximate trim leaves entries behind to be relayed again
-        await self._redis.xtrim(outbox, minid=_next_id(last_moved), approximate=False)
+    async def _read(self, outbox: str, copied: str) -> list[str]:
+        """Drop the entries up to `copied` (copied already), then the next page, flat."""
+        reply = await self._scripts.run("read_outbox", [outbox], [copied, RELAY_PAGE])
+        return cast(list[str], reply)
 
     async def read(
         self, after: str | None, limit: int, wait_ms: int, blocking: Redis

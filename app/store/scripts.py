@@ -144,6 +144,7 @@ SCRIPT_NAMES = (
     "finish_upload",
     "allocate",
     "hold_lock",
+    "read_outbox",
     "append_events",
     "cut_list",
 )

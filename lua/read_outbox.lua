@@ -1,0 +1,24 @@
+--[[
+  One step of relaying a list's outbox: drop the entries the previous step copied into the
+  global stream, then read the next page, flat, so the relay passes it on without unpacking
+  each entry.
+  Input:
+    KEYS[1] the list's outbox stream
+    ARGV[1] the id of the last entry the previous step copied, or "" for none
+    ARGV[2] entries to read
+  Output:
+    {id1, event1, id2, event2, ...}: the oldest entries left, at most ARGV[2]
+]]
+local outboxKey = KEYS[1]
+local last = ARGV[1]
+if last ~= '' then
+  -- exact MINID trim (not "~": an approximate one leaves copied entries to be copied again)
+  local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+  redis.call('XTRIM', outboxKey, 'MINID', ms .. '-' .. string.format('%d', tonumber(seq) + 1))
+end
+local flat = {}
+for _, entry in ipairs(redis.call('XRANGE', outboxKey, '-', '+', 'COUNT', ARGV[2])) do
+  flat[#flat + 1] = entry[1]
+  flat[#flat + 1] = entry[2][2] -- the entry's only field, e
+end
+return flat
