@@ -59,6 +59,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,
+        proxy_headers=False,  # client addresses are never used: skip rewriting them per request
     )
     return 0
 
