@@ -1,13 +1,14 @@
 """The benchmark driver: every peak figure of the service in one run, against the targets,
 written to loadtests/results/bench-<UTC time>.json.
 
-    python -m loadtests.bench                    # --workers N --seconds S --connections C
+    python -m loadtests.bench          # --workers N --seconds S --connections C --rounds R
 
 On its own redis-server and `vouchers serve` (free loopback ports), with the lean asyncio
 client on uvloop (`lean_http.py`) as the load generator, on the same machine:
 1. seed a list with 1,000,000 codes through the upload API and link a campaign;
-2. /healthz closed loop, then allocations closed loop: the peak rates, and Redis time per
-   allocation (INFO commandstats: script time over allocations);
+2. /healthz and allocations closed loops, alternating in rounds: the peak rates, their ratio
+   (the median of the rounds'), CPU time per request of the service, Redis and this
+   generator, and Redis time per allocation (INFO commandstats: script time over allocations);
 3. allocations open loop at half the peak rate (latency from each request's scheduled start,
    so queueing counts), and /healthz on the same schedule (the floor the machine sets);
 4. a 1,000,000-code upload into a second list while allocations run on the first (open loop,
@@ -129,7 +130,6 @@ async def peak(
     await closed_loop(port, requests.allocation, connections, 1.0)
     health, alloc = Phase(), Phase()
     ratios: list[float] = []
-    before = redis_stats(r)
     script_calls, script_usec = 0, 0
     for _ in range(rounds):
         health_rps = await health.run(port, requests.healthz, connections, seconds / rounds, meter)
