@@ -140,3 +140,23 @@ async def test_a_list_is_deleted_only_once_its_events_are_relayed(api: Api) -> N
     await api.app.state.relay.relay()
     assert (await api.delete(f"/v1/lists/{list_id}")).status_code == 204
     assert [e["id"] for e in await read_all(api)] == [event_id]
+
+
+async def test_reward_event_properties_survive_any_text(api: Api) -> None:
+    """The reward event's JSON is put together in Lua from parts: quotes, backslashes,
+    slashes and non-ASCII text in every field come back exactly."""
+    user, source = 'Zoë "q" \\ / \u2603', 'app/"v2"\\'
+    list_id = await stocked(api, 3, name='Acme "Summer" \\ sale', description="<b>50%</b>\u00e9")
+    made = (await allocate(api, list_id, user, source=source)).json()
+    await api.app.state.relay.relay()
+    (event,) = [e for e in await read_all(api) if e["name"] == "Partner Voucher Rewarded"]
+    assert event["user_id"] == user
+    assert event["properties"] == {
+        "campaignID": "c1",
+        "codeDescription": "<b>50%</b>\u00e9",
+        "codeProvider": "Acme",
+        "codeSnippetName": 'Acme "Summer" \\ sale',
+        "source": source,
+        "voucherCode": made["voucher_code"],
+        "voucherListID": list_id,
+    }
