@@ -57,3 +57,15 @@ async def test_roles(api: Api, endpoint: Endpoint) -> None:
 def test_every_route_is_declared_with_a_role_or_public() -> None:
     public = {e.path for e in ENDPOINTS if e.role is None}
     assert public == {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+
+
+async def test_a_header_sent_twice_counts_once_the_first(api: Api) -> None:
+    valid, bogus = f"Bearer {TOKENS['viewer']}", "Bearer not-a-token-of-this-service"
+    first_valid = await api.client.get(
+        "/v1/lists", headers=[("Authorization", valid), ("Authorization", bogus)]
+    )
+    assert first_valid.status_code == 200
+    first_bogus = await api.client.get(
+        "/v1/lists", headers=[("Authorization", bogus), ("Authorization", valid)]
+    )
+    assert first_bogus.status_code == 401
