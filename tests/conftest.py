@@ -139,17 +139,22 @@ class Api:
         assert response.status_code == 200, response.text
         return response.text
 
-    async def make_list(
+    def list_body(
         self, partner: str = "Acme", tag: str = "summer", **fields: Any
     ) -> dict[str, Any]:
-        payload = {
+        """A valid POST /v1/lists body (expiring a day from the app's clock), with `fields`."""
+        return {
             "partner": partner,
             "tag": tag,
             "name": f"{partner} {tag}",
             "expires_at": iso(self.clock.ms + DAY_MS),
             **fields,
         }
-        response = await self.post("/v1/lists", json=payload)
+
+    async def make_list(
+        self, partner: str = "Acme", tag: str = "summer", **fields: Any
+    ) -> dict[str, Any]:
+        response = await self.post("/v1/lists", json=self.list_body(partner, tag, **fields))
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body

@@ -7,12 +7,11 @@ import random
 from collections import Counter
 
 from tests.conftest import Api
-from tests.state import DAY_MS, iso
 
 
 async def test_fifty_concurrent_creates_of_one_partner_and_tag(api: Api) -> None:
     await api.make_partner()
-    body = {"partner": "Acme", "tag": "Race", "name": "r", "expires_at": iso(api.clock.ms + DAY_MS)}
+    body = api.list_body("Acme", "Race", name="r")
     responses = await asyncio.gather(*(api.post("/v1/lists", json=body) for _ in range(50)))
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 49}
@@ -47,18 +46,7 @@ async def test_fifty_concurrent_status_changes_leave_a_consistent_list(api: Api)
     assert (await api.get("/v1/partners")).json()["items"][0]["lists"] == 0
     # the tag is free exactly once: one new list may take it
     again = await asyncio.gather(
-        *(
-            api.post(
-                "/v1/lists",
-                json={
-                    "partner": "Acme",
-                    "tag": "summer",
-                    "name": "n",
-                    "expires_at": iso(api.clock.ms + DAY_MS),
-                },
-            )
-            for _ in range(10)
-        )
+        *(api.post("/v1/lists", json=api.list_body("Acme", "summer", name="n")) for _ in range(10))
     )
     assert Counter(r.status_code for r in again) == {201: 1, 409: 9}
     assert (await api.get("/v1/partners")).json()["items"][0]["lists"] == 1

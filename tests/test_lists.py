@@ -57,15 +57,7 @@ async def test_tag_is_unique_per_partner_among_non_archived_lists(api: Api) -> N
     await api.make_partner("Acme")
     await api.make_partner("ACME")
     first = await api.make_list("Acme", "Summer")
-    clash = await api.post(
-        "/v1/lists",
-        json={
-            "partner": "Acme",
-            "tag": "SUMMER",
-            "name": "again",
-            "expires_at": iso(api.clock.ms + DAY_MS),
-        },
-    )
+    clash = await api.post("/v1/lists", json=api.list_body("Acme", "SUMMER", name="again"))
     assert clash.status_code == 409
     assert clash.json()["error"]["code"] == "tag_in_use"
     assert clash.json()["error"]["details"] == {"list_id": first["id"]}
@@ -90,15 +82,7 @@ async def test_deleted_list_frees_its_tag_and_its_id_is_never_reused(api: Api) -
 
 
 async def test_partner_must_exist(api: Api) -> None:
-    response = await api.post(
-        "/v1/lists",
-        json={
-            "partner": "Nobody",
-            "tag": "t",
-            "name": "n",
-            "expires_at": iso(api.clock.ms + DAY_MS),
-        },
-    )
+    response = await api.post("/v1/lists", json=api.list_body("Nobody", "t", name="n"))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "partner_not_found"
     assert (await api.get("/v1/lists")).json() == {"items": [], "next_cursor": None}
