@@ -19,7 +19,6 @@ client on uvloop (`lean_http.py`) as the load generator, on the same machine:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import os
@@ -38,7 +37,16 @@ import redis
 import uvloop
 
 from loadtests.harness import HEADERS, Stack, cpu_seconds, new_list, stack
-from loadtests.loadgen import Requests, closed_loop, make_file, open_loop, seed, summary
+from loadtests.loadgen import (
+    Requests,
+    closed_loop,
+    latency_while,
+    make_file,
+    open_loop,
+    script_stats,
+    seed,
+    summary,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -52,15 +60,6 @@ TARGETS: list[tuple[str, str, float]] = [
     ("redis_us_per_allocation", "<=", 10.0),
     ("upload.redis_bytes_per_code", "<=", 150.0),
 ]
-
-
-def redis_stats(r: redis.Redis) -> tuple[int, int]:
-    """(calls, microseconds) of scripts so far. Commands a script runs are also counted on
-    their own in commandstats, so the scripts' time (which includes them) is the figure, not
-    the sum over every command."""
-    stats = r.info("commandstats")
-    scripts = [v for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval")]
-    return sum(int(v["calls"]) for v in scripts), sum(int(v["usec"]) for v in scripts)
 
 
 def rounded(latencies: list[float]) -> dict[str, float | int]:
@@ -133,9 +132,9 @@ async def peak(
     script_calls, script_usec = 0, 0
     for _ in range(rounds):
         health_rps = await health.run(port, requests.healthz, connections, seconds / rounds, meter)
-        before = redis_stats(r)
+        before = script_stats(r)
         alloc_rps = await alloc.run(port, requests.allocation, connections, seconds / rounds, meter)
-        calls, usec = (a - b for a, b in zip(redis_stats(r)[:2], before[:2], strict=True))
+        calls, usec = (a - b for a, b in zip(script_stats(r), before, strict=True))
         script_calls, script_usec = script_calls + calls, script_usec + usec
         ratios.append(alloc_rps / health_rps)
     half = alloc.requests / alloc.seconds / 2
@@ -188,21 +187,12 @@ async def upload_under_load(
         target = new_list(client)
     r.memory_purge()
     memory_before = int(r.info("memory")["used_memory"])
-    sent_at: list[float] = []
-    stop = asyncio.Event()
-    load = asyncio.create_task(
-        open_loop(port, requests.allocation, rate, 600, 16, sent_at=sent_at, stop=stop)
-    )
-    await asyncio.sleep(0.5)
-    loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(1) as uploader:
-        start, end, upload = await loop.run_in_executor(uploader, timed_upload, url, target, codes)
-    await asyncio.sleep(0.5)
-    stop.set()
-    latencies, errors = await load
+        during, errors, (start, end, upload) = await latency_while(
+            port, requests.allocation, rate, timed_upload, url, target, codes, executor=uploader
+        )
     if upload["status"] != "completed" or upload["codes_uploaded"] != codes:
         raise RuntimeError(f"the upload did not complete as expected: {upload}")
-    during = [lat for lat, at in zip(latencies, sent_at, strict=True) if start <= at <= end]
     slot, rest = target.split(".", 1)
     sets = sum(
         int(r.memory_usage(f"pv:{{{slot}}}.{rest}:{name}", samples=0) or 0)

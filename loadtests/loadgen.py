@@ -7,8 +7,12 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
 
 import httpx
+import redis
 
 from loadtests.harness import HEADERS, new_list, percentile
 from loadtests.lean_http import Connection, prepare
@@ -131,3 +135,40 @@ def summary(latencies: list[float]) -> dict[str, float]:
         f"p{int(q * 1000) / 10:g}_ms": percentile(latencies, q) * 1000
         for q in (0.5, 0.95, 0.99, 0.999)
     }
+
+
+Timed = tuple[float, float, Any]  # (start, end) on perf_counter, and what the action returned
+
+
+async def latency_while(
+    port: int,
+    make: object,
+    rate: float,
+    action: Callable[..., Timed],
+    *args: Any,
+    executor: Executor | None = None,
+) -> tuple[list[float], int, Timed]:
+    """Requests on an open-loop schedule from 0.5 s before `action(*args)` (run in `executor`,
+    a thread by default) to 0.5 s after it; the latencies of those scheduled while it ran, the
+    errors among all, and what it returned. perf_counter is system-wide monotonic, so an action
+    in another process can time itself."""
+    sent_at: list[float] = []
+    stop = asyncio.Event()
+    load = asyncio.create_task(open_loop(port, make, rate, 600, 16, sent_at=sent_at, stop=stop))
+    await asyncio.sleep(0.5)
+    timed = await asyncio.get_running_loop().run_in_executor(executor, action, *args)
+    await asyncio.sleep(0.5)
+    stop.set()
+    latencies, errors = await load
+    start, end, _ = timed
+    during = [lat for lat, at in zip(latencies, sent_at, strict=True) if start <= at <= end]
+    return during, errors, timed
+
+
+def script_stats(r: redis.Redis) -> tuple[int, int]:
+    """(calls, microseconds) of scripts so far (INFO commandstats). Commands a script runs are
+    also counted on their own lines, so the scripts' time (which includes them) is the figure,
+    not the sum over every command."""
+    stats = r.info("commandstats")
+    scripts = [v for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval")]
+    return sum(int(v["calls"]) for v in scripts), sum(int(v["usec"]) for v in scripts)

@@ -19,7 +19,7 @@ import httpx
 import redis
 
 from loadtests.harness import HEADERS, stack
-from loadtests.loadgen import Requests, open_loop, seed, summary
+from loadtests.loadgen import Requests, latency_while, open_loop, seed, summary
 
 
 def take_snapshot(url: str) -> tuple[float, float, dict[str, object]]:
@@ -34,26 +34,6 @@ def take_snapshot(url: str) -> tuple[float, float, dict[str, object]]:
             if mine is not None and mine["status"] != "in_progress":
                 return started, time.perf_counter(), mine
             time.sleep(0.2)
-
-
-async def latency_during(
-    port: int, requests: Requests, rate: float, url: str
-) -> tuple[list[float], float, dict[str, object]]:
-    """Allocations on a schedule from 0.5 s before a snapshot to 0.5 s after it; the latencies
-    of those scheduled while it ran."""
-    loop = asyncio.get_running_loop()
-    sent_at: list[float] = []
-    stop = asyncio.Event()
-    load = asyncio.create_task(
-        open_loop(port, requests.allocation, rate, 600, 16, sent_at=sent_at, stop=stop)
-    )
-    await asyncio.sleep(0.5)
-    start, end, info = await loop.run_in_executor(None, take_snapshot, url)
-    await asyncio.sleep(0.5)
-    stop.set()
-    latencies, _ = await load
-    during = [lat for lat, at in zip(latencies, sent_at, strict=True) if start <= at <= end]
-    return during, end - start, info
 
 
 def main() -> None:
@@ -71,9 +51,11 @@ def main() -> None:
         took: list[float] = []
         for _ in range(args.runs):  # idle and during, alternately, for enough samples
             idle += asyncio.run(open_loop(port, requests.allocation, args.rate, 3, 16))[0]
-            lat, seconds, info = asyncio.run(latency_during(port, requests, args.rate, running.url))
+            lat, _, (start, end, info) = asyncio.run(
+                latency_while(port, requests.allocation, args.rate, take_snapshot, running.url)
+            )
             during += lat
-            took.append(seconds)
+            took.append(end - start)
         snap_path = running.data_dir / "snapshots" / f"{info['id']}.jsonl"
         r = redis.Redis(port=running.redis_port)
         r.flushall()

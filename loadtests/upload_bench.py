@@ -20,7 +20,7 @@ import httpx
 import redis
 
 from loadtests.harness import HEADERS, new_list, percentile, stack
-from loadtests.loadgen import make_file
+from loadtests.loadgen import make_file, script_stats
 
 
 def read_while(url: str, path: str, stop: Event, out: multiprocessing.Queue[list[float]]) -> None:
@@ -47,11 +47,6 @@ def read_for(url: str, path: str, seconds: float) -> list[float]:
     return latencies
 
 
-def script_usec(r: redis.Redis) -> int:
-    stats = r.info("commandstats")
-    return sum(int(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
-
-
 def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
     r = redis.Redis(port=redis_port)
     with httpx.Client(base_url=url, headers=HEADERS, timeout=120) as client:
@@ -59,7 +54,7 @@ def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
         content = make_file(codes)
         idle = read_for(url, f"/v1/lists/{list_id}", 2.0)
         r.memory_purge()
-        before, usec_before = int(r.info("memory")["used_memory"]), script_usec(r)
+        before, usec_before = int(r.info("memory")["used_memory"]), script_stats(r)[1]
         stop = multiprocessing.Event()
         results: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
         reader = multiprocessing.Process(
@@ -81,7 +76,7 @@ def run(url: str, redis_port: int, codes: int) -> dict[str, float | int]:
         stop.set()
         latencies = results.get()
         reader.join()
-    after, usec_after = int(r.info("memory")["used_memory"]), script_usec(r)
+    after, usec_after = int(r.info("memory")["used_memory"]), script_stats(r)[1]
     slot, rest = list_id.split(".", 1)
     sets = sum(
         int(r.memory_usage(f"pv:{{{slot}}}.{rest}:{name}", samples=0) or 0)
