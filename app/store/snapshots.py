@@ -38,7 +38,7 @@ from app.store.scripts import Scripts
 
 FORMAT = "partner-vouchers-snapshot"
 VERSION = 1
-CHUNK = 1000  # members per restore write
+CHUNK = 1000  # members per batched command: restore writes, HMGETs of the cut, UNLINKs of clear()
 # Members per SSCAN/HSCAN step: 1,000 cost Redis about 0.5 ms a step, 250 about 0.13 ms, and
 # an allocation may wait behind one step.
 SCAN_COUNT = 250
