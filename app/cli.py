@@ -18,6 +18,7 @@ from app.config import Settings
 from app.domain.clock import now_ms
 from app.jobs.snapshots import SnapshotJob
 from app.store.connection import UNAVAILABLE, connect
+from app.store.files import open_private
 from app.store.snapshots import SnapshotError, read_verified
 from app.store.store import Store
 
@@ -143,9 +144,9 @@ def _restore_embedded(settings: Settings, path: Path, force: bool) -> int:
             file=sys.stderr,
         )
         return 1
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{now_ms():013d}-restored.jsonl"
-    shutil.copyfile(path, target)
+    with path.open("rb") as source, open_private(target) as out:
+        shutil.copyfileobj(source, out)
     print(f"{target}: the embedded store starts from it next time `vouchers serve` runs")
     return 0
 

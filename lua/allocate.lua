@@ -2,20 +2,23 @@
   Hand out codes, exactly once, for a batch of requests to one list, in one atomic step. For
   each request in order: replay by idempotency scope; then check the list, the campaign link,
   the status and expiry (server time) and the stock; SPOP a code; write its issued record, the
-  idempotency entry, the counters, the allocation log, the user index and the outbox event,
+  idempotency entry, the counters, the allocation log, the by-user index and the outbox event,
   plus Voucher List Low / Exhausted when this allocation crosses the threshold or takes the
   last code. A request later in the batch sees what earlier ones did (a repeat replays).
   Input:
     KEYS[1] meta hash
     KEYS[2] avail set
     KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource\nscope": the
-            record holds everything the idem and users entries say, so they can be rebuilt)
+            record holds everything the idem and by-user entries say, so they can be rebuilt;
+            app/store/records.py reads and writes the same layout)
     KEYS[4] idem hash (scope -> code)
     KEYS[5] links hash
     KEYS[6] outbox stream (field e: the event as JSON, without its id, which is
             "<list id>-<outbox entry id>")
     KEYS[7] allocation log stream (field c: code), in allocation order
-    KEYS[8] users hash (user -> codes separated by "\n")
+    KEYS[8] by-user hash, written in O(1) per code and read a page at a time: user -> the
+            user's first code, "<user>\n#" -> how many more, "<user>\n<i>" -> the (i+1)th
+            (a user id holds no "\n")
     ARGV[1] list id
     ARGV[2 + 4i .. 5 + 4i] request i: campaign id, user id (no control characters), source,
             idempotency scope ("k:<key>" with an Idempotency-Key, else "u:<campaign>\n<user>")
@@ -31,13 +34,12 @@
     -17, -, -, -                     no code left
 ]]
 -- @include list_status
-local metaKey, availKey, issuedKey, idemKey, linksKey, outboxKey, logKey, usersKey = KEYS[1],
+local metaKey, availKey, issuedKey, idemKey, linksKey, outboxKey, logKey, byUserKey = KEYS[1],
   KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local listId = ARGV[1]
 local rcall = redis.call
 
-local t = rcall('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_ms()
 local status = effective_status(metaKey, now)
 local meta = rcall('HMGET', metaKey, 'partner', 'name', 'description', 'codes_uploaded',
   'low_stock_threshold', 'codes_distributed')
@@ -114,8 +116,8 @@ local function allocate(campaign, user, source, scope)
     table.concat({user, campaign, now, eventId, source, scope}, '\n'))
   rcall('HSET', idemKey, scope, code)
   rcall('XADD', logKey, '*', 'c', code)
-  if rcall('HSETNX', usersKey, user, code) == 0 then -- the user's second code or more
-    rcall('HSET', usersKey, user, rcall('HGET', usersKey, user) .. '\n' .. code)
+  if rcall('HSETNX', byUserKey, user, code) == 0 then -- the user's second code or more
+    rcall('HSET', byUserKey, user .. '\n' .. rcall('HINCRBY', byUserKey, user .. '\n#', 1), code)
   end
   if threshold and available == threshold then
     stock_event('Voucher List Low', available)

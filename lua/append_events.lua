@@ -1,21 +1,33 @@
 --[[
-  Append relayed events to the global event stream, keeping about the newest ARGV[1].
+  Append relayed events to the global event stream, keeping about the newest ARGV[3], if the
+  caller still holds the relay lease (fenced: a relay that paused past its lease and lost it
+  to another process cannot append a stale page after the other's). The lease is extended.
+  The lease key and the stream share a hash tag, so this is one atomic step on one slot.
   (One call per page of an outbox: one round trip, where an XADD per event would cost one
   command each to send.)
   Input:
     KEYS[1] global event stream
-    ARGV[1] events to retain (approximate trim)
-    ARGV[2] the list id
-    ARGV[3..] outbox entry id, event JSON pairs (read_outbox.lua's reply); the event's id
+    KEYS[2] the relay lease (string: the holder's token)
+    ARGV[1] the caller's lease token
+    ARGV[2] lease, milliseconds
+    ARGV[3] events to retain (approximate trim)
+    ARGV[4] the list id
+    ARGV[5..] outbox entry id, event JSON pairs (read_outbox.lua's reply); the event's id
             is "<list id>-<outbox entry id>"
   Output:
-    the number of events appended
+    {0, appended}   the number of events appended
+    {-8}            the caller does not hold the lease: nothing appended
 ]]
-local eventsKey, retain, prefix = KEYS[1], ARGV[1], ARGV[2] .. '-'
+local eventsKey, leaseKey = KEYS[1], KEYS[2]
+local rcall = redis.call
+if rcall('GET', leaseKey) ~= ARGV[1] then
+  return {-8}
+end
+rcall('PEXPIRE', leaseKey, ARGV[2])
+local retain, prefix = ARGV[3], ARGV[4] .. '-'
 local n = 0
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', eventsKey, 'MAXLEN', '~', retain, '*', 'id', prefix .. ARGV[i], 'e',
-    ARGV[i + 1])
+for i = 5, #ARGV, 2 do
+  rcall('XADD', eventsKey, 'MAXLEN', '~', retain, '*', 'id', prefix .. ARGV[i], 'e', ARGV[i + 1])
   n = n + 1
 end
-return n
+return {0, n}

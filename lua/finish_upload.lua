@@ -8,8 +8,8 @@
     KEYS[4] upload's committed-batches bitmap
     ARGV[1] owner
     ARGV[2] final status, "completed" or "failed"
-    ARGV[3] finished_at, epoch milliseconds
-    ARGV[4..] more upload field, value pairs (failure code, totals)
+    ARGV[3..] more upload field, value pairs (failure code, totals)
+  finished_at is the server's time.
   Output:
     {0}          finished now
     {-8} {-10}   the lease is not ours, or the upload is gone
@@ -23,11 +23,11 @@ if lost then
   return lost
 end
 local reserved = tonumber(rcall('HGET', uploadKey, 'reserved') or 0)
-if reserved > 0 and rcall('EXISTS', metaKey) == 1 then
+if reserved ~= 0 and rcall('EXISTS', metaKey) == 1 then
   rcall('HINCRBY', metaKey, 'reserved', -reserved)
 end
-rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', ARGV[3], 'phase', 'done',
-  'reserved', 0, unpack(ARGV, 4))
+rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', server_ms(), 'phase', 'done',
+  'reserved', 0, unpack(ARGV, 3))
 rcall('HDEL', uploadKey, 'owner', 'lease_until')
 rcall('UNLINK', dupsKey, batchesKey)
 return {0}

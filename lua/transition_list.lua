@@ -7,29 +7,29 @@
     KEYS[2] claims hash of the partner's slot
     KEYS[3] partner hash
     KEYS[4] dedupe set
-    ARGV[1] now, epoch milliseconds (also the new updated_at)
-    ARGV[2] statuses the action is allowed from, comma-separated
-    ARGV[3] target status
-    ARGV[4] claim field, "<partner>\n<tag>"
-    ARGV[5] list id
+    ARGV[1] statuses the action is allowed from, comma-separated
+    ARGV[2] target status
+    ARGV[3] claim field, "<partner>\n<tag>"
+    ARGV[4] list id
   Output:
-    {0}                          moved
+    {0, now}                     moved at now (the server's time, the new updated_at)
     {-4}                         no such list
     {-5, status, linkedCount}    the current (effective) status does not allow the action
 ]]
 -- @include list_status
 local metaKey, claimsKey, partnerKey, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local rcall = redis.call
-local refused = guard_status(metaKey, tonumber(ARGV[1]), ARGV[2])
+local now = server_ms()
+local refused = guard_status(metaKey, now, ARGV[1])
 if refused then
   return refused
 end
-rcall('HSET', metaKey, 'status', ARGV[3], 'updated_at', ARGV[1])
-if ARGV[3] == 'archived' then
-  if rcall('HGET', claimsKey, ARGV[4]) == ARGV[5] then
-    rcall('HDEL', claimsKey, ARGV[4])
+rcall('HSET', metaKey, 'status', ARGV[2], 'updated_at', now)
+if ARGV[2] == 'archived' then
+  if rcall('HGET', claimsKey, ARGV[3]) == ARGV[4] then
+    rcall('HDEL', claimsKey, ARGV[3])
   end
   rcall('HINCRBY', partnerKey, 'lists', -1)
   rcall('UNLINK', dedupeKey)
 end
-return {0}
+return {0, now}

@@ -1,11 +1,13 @@
 --[[
   Add one batch of an upload's candidate codes (valid, first in their file) to the list. SADD
   to the dedupe set is the duplicate check: when it adds every code, all are fresh and go to
-  avail too. When it adds fewer, a code that was already in avail or issued (dedupe is always
-  avail + issued) is a duplicate_code; the others are fresh. The list's counters and the
-  upload's committed progress (the batch's bit) change in the same atomic step: a batch is
-  committed once and only once, whatever order batches arrive in, so a crashed upload resumes
-  with the batches whose bit is not set, and a batch sent twice changes nothing the second time.
+  avail too. When it adds fewer, a code that is in avail or issued is a duplicate_code and the
+  others are fresh. (dedupe is avail + issued; a code it holds that is in neither would mean a
+  damaged store: it is taken as fresh and counted, so the counts stay exact.) The list's
+  counters and the upload's committed progress (the batch's bit) change in the same atomic
+  step: a batch is committed once and only once, whatever order batches arrive in, so a
+  crashed upload resumes with the batches whose bit is not set, and a batch sent twice changes
+  nothing the second time.
   Input:
     KEYS[1] meta hash
     KEYS[2] dedupe set
@@ -21,7 +23,8 @@
     ARGV[4] index of the batch's first code among the upload's candidates
     ARGV[5] the batch's codes, separated by "\n" (at most 7,000; a code never holds "\n")
   Output:
-    {0, added, duplicates}   committed now, or earlier (then {0, 0, 0})
+    {0, fresh, duplicates}   committed now (codes added, duplicate_code rows), or earlier
+                             (then {0, 0, 0})
     {-4}                     no such list
     {-8} {-10} {-11}         the lease is not ours, the upload is gone, or finished
     {-9}                     the list is archived
@@ -56,38 +59,38 @@ for code in string.gmatch(ARGV[5], '[^\n]+') do
   codes[#codes + 1] = code
 end
 local n = #codes
-local added = 0
+local fresh = n -- codes new to the list: they go to avail and count as uploaded
 local dups = {}
-if n > 0 then
-  added = rcall('SADD', dedupeKey, unpack(codes))
-  if added == n then
-    rcall('SADD', availKey, unpack(codes))
-  else
-    local inAvail = rcall('SMISMEMBER', availKey, unpack(codes))
-    local inIssued = rcall('HMGET', issuedKey, unpack(codes))
-    local fresh = {}
-    for k = 1, n do
-      if inAvail[k] == 1 or inIssued[k] then
-        dups[#dups + 1] = start + k - 1
-      else
-        fresh[#fresh + 1] = codes[k]
-      end
+if n > 0 and rcall('SADD', dedupeKey, unpack(codes)) == n then
+  rcall('SADD', availKey, unpack(codes))
+elseif n > 0 then
+  local inAvail = rcall('SMISMEMBER', availKey, unpack(codes))
+  local inIssued = rcall('HMGET', issuedKey, unpack(codes))
+  local new = {}
+  for k = 1, n do
+    if inAvail[k] == 1 or inIssued[k] then
+      dups[#dups + 1] = start + k - 1
+    else
+      new[#new + 1] = codes[k]
     end
-    if #fresh > 0 then
-      rcall('SADD', availKey, unpack(fresh))
-    end
+  end
+  fresh = #new
+  if fresh > 0 then
+    rcall('SADD', availKey, unpack(new))
+  end
+  if #dups > 0 then
     rcall('RPUSH', dupsKey, unpack(dups))
   end
 end
 
-if added > 0 then  -- (a Lua -0 would reach Redis as "-0", which is not an integer)
-  rcall('HINCRBY', metaKey, 'codes_uploaded', added)
-  rcall('HINCRBY', metaKey, 'reserved', -added)
-  rcall('HINCRBY', uploadKey, 'codes_uploaded', added)
-  rcall('HINCRBY', uploadKey, 'reserved', -added)
+if fresh > 0 then  -- (a Lua -0 would reach Redis as "-0", which is not an integer)
+  rcall('HINCRBY', metaKey, 'codes_uploaded', fresh)
+  rcall('HINCRBY', metaKey, 'reserved', -fresh)
+  rcall('HINCRBY', uploadKey, 'codes_uploaded', fresh)
+  rcall('HINCRBY', uploadKey, 'reserved', -fresh)
 end
 if #dups > 0 then
   rcall('HINCRBY', uploadKey, 'err:duplicate_code', #dups)
   rcall('HINCRBY', uploadKey, 'error_count', #dups)
 end
-return {0, added, #dups}
+return {0, fresh, #dups}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -134,6 +135,19 @@ class Api:
         result: dict[str, Any] = final.json()
         return result
 
+    async def store_ms(self) -> int:
+        """The store's clock (the Redis server's), which judges every status."""
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def expire(self, list_id: str) -> None:
+        """Let the list expire as a user would: move its expiry just ahead of the store's
+        clock, then wait (watching that clock) until it has passed."""
+        soon = await self.store_ms() + 20
+        response = await self.patch(f"/v1/lists/{list_id}", json={"expires_at": iso(soon)})
+        assert response.status_code == 200, response.text
+        await until_store_time(self, soon)
+
     async def errors_file(self, list_id: str, upload_id: str) -> str:
         response = await self.get(f"/v1/lists/{list_id}/uploads/{upload_id}/errors")
         assert response.status_code == 200, response.text
@@ -213,6 +227,13 @@ async def real_api(
             yield opened
     finally:
         await client.aclose()
+
+
+async def until_store_time(api: Api, moment_ms: int) -> None:
+    """Wait until the store's clock reaches `moment_ms` (waiting on a clock, not on a task)."""
+    # Another process's clock: nothing to await but the time it names.
+    while (left_ms := moment_ms - await api.store_ms()) > 0:  # noqa: ASYNC110
+        await asyncio.sleep(left_ms / 1000)
 
 
 async def all_pages(api: Api, path: str, limit: int, **params: str) -> list[dict[str, Any]]:

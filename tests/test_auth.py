@@ -6,6 +6,7 @@ import pytest
 
 from app.api.app import ENDPOINTS
 from app.api.auth import RANK
+from app.api.openapi import documented_path
 from app.api.routing import Endpoint
 from app.config import Role
 from tests.conftest import TOKENS, Api
@@ -21,7 +22,8 @@ def _id(endpoint: Endpoint) -> str:
 async def _path(api: Api, endpoint: Endpoint) -> str:
     await api.make_partner()
     made = await api.make_list()
-    return endpoint.path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
+    path = documented_path(endpoint.path)  # {code:path} is {code}
+    return path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)

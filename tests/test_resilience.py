@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.api.app import ENDPOINTS, create_app
+from app.api.openapi import documented_path
 from app.config import Settings
 from tests.conftest import API_KEYS, TOKENS, Api, running
 from tests.redis_server import RedisServer
@@ -149,7 +150,9 @@ async def test_every_route_that_needs_the_store_answers_503_when_it_is_down(
     for e in ENDPOINTS:
         if not e.uses_store:
             continue
-        path = e.path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
+        path = documented_path(e.path).format(
+            list_id=made["id"], campaign_id="c1", upload_id="u1", code="X"
+        )
         options = dict(BODIES.get((e.method, e.path), {}))
         if "json" in options:
             body = dict(options["json"])  # type: ignore[call-overload]

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.domain.lists import ListId
 from app.store.keys import Keys
-from tests.conftest import Api, all_pages, open_api
+from tests.conftest import Api, all_pages, open_api, until_store_time
 from tests.state import Clock, dump
 
 HEADER = "row,code,error_code,message\r\n"
@@ -250,7 +250,7 @@ async def test_top_up_to_a_paused_list_and_refusals_by_status(api: Api) -> None:
         }
         assert await dump(api.redis) == before
     expiring = await api.make_list("Acme", "exp")
-    api.clock.advance(2 * 86_400_000)
+    await api.expire(expiring["id"])
     response = await api.post(
         f"/v1/lists/{expiring['id']}/uploads", files={"file": ("a.csv", b"Z\n", "text/csv")}
     )
@@ -401,7 +401,7 @@ async def test_upload_log_pages_newest_first(api: Api) -> None:
     made = await api.make_list()
     ids = []
     for n in range(5):
-        api.clock.advance(1)
+        await until_store_time(api, await api.store_ms() + 2)  # each a millisecond of its own
         ids.append((await api.upload(made["id"], f"X{n}\n".encode()))["id"])
     seen = [u["id"] for u in await all_pages(api, f"/v1/lists/{made['id']}/uploads", 2)]
     assert seen == list(reversed(ids))

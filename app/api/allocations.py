@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from app.api import cursors
 from app.api.json import json_response
 from app.api.lists import NOT_FOUND, list_id, load
 from app.api.routing import Ctx, Router
@@ -106,22 +105,20 @@ async def allocate(ctx: Ctx) -> Response:
     errors=(NOT_FOUND,),
 )
 async def list_allocations(ctx: Ctx) -> AllocationPage:
-    lid, query = list_id(ctx), ctx.query(AllocationQuery)
+    lid, query, cursors = list_id(ctx), ctx.query(AllocationQuery), await ctx.cursors()
     await load(ctx.store, lid)
+    more: int | str | None  # the next page's start: an index among the user's, or a log position
     if query.user_id is not None:
-        mine = await ctx.store.allocations.of_user(lid, query.user_id)
-        start = int(cursors.decode(query.cursor, lambda v: isinstance(v, int) and v >= 0) or 0)
-        shown = mine[start : start + query.limit]
-        more = start + query.limit < len(mine)
-        return AllocationPage(
-            items=[_item(a) for a in shown],
-            next_cursor=cursors.encode(start + query.limit) if more else None,
-        )
-    found, last = await ctx.store.allocations.page(
-        lid, query.limit, cursors.decode_name(query.cursor)
-    )
+        scope = f"allocations:{lid.value}:{query.user_id}"
+        start = cursors.index(scope, query.cursor)
+        mine, more = await ctx.store.allocations.of_user(lid, query.user_id, query.limit, start)
+    else:
+        scope = f"allocations:{lid.value}"
+        after = cursors.name(scope, query.cursor)
+        mine, more = await ctx.store.allocations.page(lid, query.limit, after)
     return AllocationPage(
-        items=[_item(a) for a in found], next_cursor=None if last is None else cursors.encode(last)
+        items=[_item(a) for a in mine],
+        next_cursor=None if more is None else cursors.encode(scope, more),
     )
 
 
@@ -156,7 +153,7 @@ async def export_allocations(ctx: Ctx) -> Response:
 
 @router.add(
     "GET",
-    "/v1/lists/{list_id}/codes/{code}",
+    "/v1/lists/{list_id}/codes/{code:path}",  # a code may hold "/" (sent as %2F)
     summary="Look up one code",
     role="admin",
     response=CodeOut,

@@ -46,13 +46,16 @@ ENDPOINTS: list[Endpoint] = [
 
 
 class VouchersApp(Starlette):
-    """Starlette, with the hot routes (POST /v1/allocations) answered before its middleware
-    stack and router: their handler already turns every outcome into a response."""
+    """Starlette, with the hot routes (POST /v1/allocations) answered ahead of its router and
+    its two built-in error middlewares: their handler (the same `handler` as every route's:
+    auth, parsing, errors, metrics) already turns every outcome into a response. Only while no
+    middleware was added: with one, every request goes through the whole stack, so the hot
+    path never skips what the rest of the app does."""
 
     hot: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not self.user_middleware:
             run = self.hot.get((scope["method"], scope["path"]))
             if run is not None:
                 scope["app"] = self
@@ -113,7 +116,7 @@ def create_app(
         in_child=owns_store and not settings.embedded,
     )
     files = FileStore(settings.data_dir)
-    uploads = UploadWorker(store, files, settings, clock)
+    uploads = UploadWorker(store, files, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -121,6 +124,7 @@ def create_app(
             await load_newest(store, snapshot_job)
         try:
             await store.ready()
+            log.info("store: %s", await store.server())  # refuses a Redis older than 7.0
         except UNAVAILABLE as exc:  # serve 503s until the store comes back
             log.warning(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
@@ -146,6 +150,7 @@ def create_app(
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # "/v1/lists/" is a 404 in JSON, not a bare 307
     app.hot = {(e.method, e.path): handler(e) for e in ENDPOINTS if e.hot}
     app.state.settings = settings
     app.state.store = store
@@ -155,6 +160,7 @@ def create_app(
     app.state.snapshots = snapshot_job
     app.state.blocking = blocking
     app.state.auth = Authenticator(resolve_api_keys(settings))
+    app.state.cursors = None  # the cursors' signer, made on first use (see Ctx.cursors)
     app.state.metrics = Metrics()
     app.state.clock = clock
     app.state.openapi = orjson.dumps(openapi.build(ENDPOINTS))

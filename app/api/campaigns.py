@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.api import cursors
 from app.api.lists import NOT_FOUND, list_id, load
+from app.api.refusals import not_linkable
 from app.api.routing import Ctx, Router
 from app.api.schemas import LinkOut, LinkPage, Page
 from app.domain.clock import rfc3339
@@ -35,10 +35,11 @@ def _campaign_id(ctx: Ctx) -> str:
     summary="Link a campaign to a list (idempotent)",
     role="admin",
     response=LinkOut,
+    refused=not_linkable,
     errors=(NOT_FOUND, (409, "list_not_linkable"), (422, "validation_error")),
 )
 async def link_campaign(ctx: Ctx) -> LinkOut:
-    return _render(await ctx.store.campaigns.link(list_id(ctx), _campaign_id(ctx), ctx.now()))
+    return _render(await ctx.store.campaigns.link(list_id(ctx), _campaign_id(ctx)))
 
 
 @router.add(
@@ -56,24 +57,18 @@ async def unlink_campaign(ctx: Ctx) -> None:
 @router.add(
     "GET",
     "/v1/lists/{list_id}/campaigns",
-    summary="Campaigns linked to a list",
+    summary="Campaigns linked to a list, by campaign id",
     role="viewer",
     query=Page,
     response=LinkPage,
     errors=(NOT_FOUND,),
 )
 async def list_links(ctx: Ctx) -> LinkPage:
-    lid, page = list_id(ctx), ctx.query(Page)
+    lid, page, cursors = list_id(ctx), ctx.query(Page), await ctx.cursors()
     await load(ctx.store, lid)
-    after = cursors.decode_name(page.cursor)
-    links = [
-        link
-        for link in await ctx.store.campaigns.links(lid)
-        if after is None or link.campaign_id > after
-    ]
-    shown = links[: page.limit]
-    more = len(links) > page.limit
+    scope = f"links:{lid.value}"
+    links, last = await ctx.store.campaigns.page(lid, page.limit, cursors.name(scope, page.cursor))
     return LinkPage(
-        items=[_render(link) for link in shown],
-        next_cursor=cursors.encode(shown[-1].campaign_id) if more else None,
+        items=[_render(link) for link in links],
+        next_cursor=None if last is None else cursors.encode(scope, last),
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api import cursors
+from app.api.refusals import for_action
 from app.api.routing import Ctx, Router
 from app.api.schemas import ListCreate, ListEdit, ListOut, ListPage, ListQuery
 from app.domain.clock import rfc3339, to_ms
-from app.domain.errors import NotFound, Unprocessable, validation_error
+from app.domain.errors import NotFound, Unprocessable
 from app.domain.lists import Action, ListId, VoucherList, allowed_actions, normalise_tag
 from app.domain.partners import normalise_partner_name
 from app.store.store import Store
@@ -20,8 +20,9 @@ NOT_FOUND = (404, "list_not_found")
 TRANSITION_ERRORS = (NOT_FOUND, (409, "invalid_transition"))
 
 
-def render(vl: VoucherList, now: int) -> ListOut:
-    status = vl.status(now)
+def render(vl: VoucherList) -> ListOut:
+    """The list as of when it was read (its status judged on the store's clock then)."""
+    status = vl.status
     return ListOut(
         id=vl.id,
         partner=vl.partner,
@@ -55,12 +56,6 @@ async def load(store: Store, lid: ListId) -> VoucherList:
     return found
 
 
-def _future(field: str, ms: int, now: int) -> int:
-    if ms <= now:
-        raise validation_error(field, "must be in the future")
-    return ms
-
-
 @router.add(
     "POST",
     "/v1/lists",
@@ -72,7 +67,7 @@ def _future(field: str, ms: int, now: int) -> int:
     errors=((422, "partner_not_found"), (409, "tag_in_use")),
 )
 async def create_list(ctx: Ctx) -> ListOut:
-    body, now = ctx.body(ListCreate), ctx.now()
+    body = ctx.body(ListCreate)
     partner = normalise_partner_name(body.partner, field="partner")
     tag = normalise_tag(body.tag)
     created = await ctx.store.lists.create(
@@ -80,11 +75,10 @@ async def create_list(ctx: Ctx) -> ListOut:
         tag=tag,
         name=body.name,
         description=body.description,
-        expires_at=_future("expires_at", to_ms(body.expires_at), now),
+        expires_at=to_ms(body.expires_at),  # in the future on the store's clock: checked there
         low_stock_threshold=body.low_stock_threshold,
-        now=now,
     )
-    return render(created, now)
+    return render(created)
 
 
 @router.add(
@@ -96,18 +90,18 @@ async def create_list(ctx: Ctx) -> ListOut:
     response=ListPage,
 )
 async def list_lists(ctx: Ctx) -> ListPage:
-    query, now = ctx.query(ListQuery), ctx.now()
-    after = cursors.decode_position(query.cursor)
+    query, cursors = ctx.query(ListQuery), await ctx.cursors()
+    after = cursors.position("lists", query.cursor)
 
     def keep(vl: VoucherList) -> bool:
-        return (query.status is None or vl.status(now) is query.status) and (
+        return (query.status is None or vl.status is query.status) and (
             query.partner is None or vl.partner == query.partner
         )
 
     found, last = await ctx.store.lists.page(limit=query.limit, after=after, keep=keep)
     return ListPage(
-        items=[render(vl, now) for vl in found],
-        next_cursor=None if last is None else cursors.encode(list(last)),
+        items=[render(vl) for vl in found],
+        next_cursor=None if last is None else cursors.encode("lists", list(last)),
     )
 
 
@@ -120,7 +114,7 @@ async def list_lists(ctx: Ctx) -> ListPage:
     errors=(NOT_FOUND,),
 )
 async def get_list(ctx: Ctx) -> ListOut:
-    return render(await load(ctx.store, list_id(ctx)), ctx.now())
+    return render(await load(ctx.store, list_id(ctx)))
 
 
 def _no_immutable(raw: dict[str, Any]) -> None:
@@ -141,20 +135,20 @@ def _no_immutable(raw: dict[str, Any]) -> None:
     body=ListEdit,
     response=ListOut,
     precheck=_no_immutable,
+    refused=for_action(Action.EDIT),
     errors=(*TRANSITION_ERRORS, (422, "immutable_field")),
 )
 async def edit_list(ctx: Ctx) -> ListOut:
-    body, now, lid = ctx.body(ListEdit), ctx.now(), list_id(ctx)
+    body, lid = ctx.body(ListEdit), list_id(ctx)
     changes: dict[str, str | int | None] = {
         name: getattr(body, name)
         for name in ("name", "description", "low_stock_threshold")
         if name in body.model_fields_set
     }
-    if "expires_at" in body.model_fields_set:
-        changes["expires_at"] = _future("expires_at", to_ms(body.expires_at), now)
-    if changes:
-        await ctx.store.lists.edit(lid, changes, now)
-    return render(await load(ctx.store, lid), now)
+    expires = to_ms(body.expires_at) if "expires_at" in body.model_fields_set else None
+    if changes or expires is not None:
+        await ctx.store.lists.edit(lid, changes, expires)
+    return render(await load(ctx.store, lid))
 
 
 def _transition(action: Action, summary: str, errors: tuple[tuple[int, str], ...]) -> None:
@@ -164,13 +158,14 @@ def _transition(action: Action, summary: str, errors: tuple[tuple[int, str], ...
         summary=summary,
         role="admin",
         response=ListOut,
+        refused=for_action(action),
         errors=(*TRANSITION_ERRORS, *errors),
     )
     async def handler(ctx: Ctx) -> ListOut:
-        lid, now = list_id(ctx), ctx.now()
+        lid = list_id(ctx)
         current = await load(ctx.store, lid)
-        await ctx.store.lists.transition(lid, action, current, now)
-        return render(await load(ctx.store, lid), now)
+        await ctx.store.lists.transition(lid, action, current)
+        return render(await load(ctx.store, lid))
 
     handler.__name__ = f"{action.value}_list"
 
@@ -186,10 +181,11 @@ _transition(Action.ARCHIVE, "Archive a list and free its (partner, tag)", ())
     summary="Delete a list no campaign is linked to",
     role="admin",
     status=204,
+    refused=for_action(Action.DELETE),
     errors=(*TRANSITION_ERRORS, (409, "list_linked"), (409, "events_pending")),
 )
 async def delete_list(ctx: Ctx) -> None:
     lid = list_id(ctx)
     current = await load(ctx.store, lid)
-    await ctx.store.lists.delete(lid, current, ctx.now())
+    await ctx.store.lists.delete(lid, current)
     ctx.files.remove_list(lid)

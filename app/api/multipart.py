@@ -17,6 +17,7 @@ from app.domain.errors import (
     UnsupportedMediaType,
     validation_error,
 )
+from app.store.files import open_private
 
 ENVELOPE_SLACK = 1024 * 1024  # multipart headers and other fields on top of the file
 FEED_BYTES = 256 * 1024  # bytes parsed and written between two yields to the event loop
@@ -42,6 +43,10 @@ class _FileReceiver:
         self._value = b""
         self._disposition = b""
         self._in_file = False
+        self.ended = False  # the closing boundary arrived
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -71,8 +76,7 @@ class _FileReceiver:
             self.file_name = raw_name.decode("utf-8")
         except UnicodeDecodeError:
             self.file_name = raw_name.decode("latin-1")
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self._out = self.dest.open("wb")
+        self._out = open_private(self.dest)
         self._in_file = True
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -116,6 +120,7 @@ async def receive_file(request: Request, field: str, dest: Path, limit: int) -> 
             "on_header_value",
             "on_header_end",
             "on_headers_finished",
+            "on_end",
         )
     }
     try:
@@ -128,6 +133,8 @@ async def receive_file(request: Request, field: str, dest: Path, limit: int) -> 
                 if start:
                     await asyncio.sleep(0)
         parser.finalize()
+        if not receiver.ended:  # cut short: the file may be incomplete
+            raise BadRequest("The multipart body ends before its closing boundary.")
         if receiver.file_name is None:
             raise validation_error(field, "send the codes as a file in the form field 'file'")
     except FormParserError:

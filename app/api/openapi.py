@@ -13,8 +13,13 @@ from app import __version__
 from app.api.routing import Endpoint
 from app.api.schemas import ErrorBody
 
-_PATH_PARAM = re.compile(r"{(\w+)}")
+_PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")  # {name} or, with a convertor, {name:path}
 _REF = "#/components/schemas/{model}"
+
+
+def documented_path(path: str) -> str:
+    """The route's path as OpenAPI writes it: `{code:path}` is `{code}`."""
+    return _PATH_PARAM.sub(r"{\1}", path)
 
 
 def _error_codes(endpoint: Endpoint) -> dict[int, list[str]]:
@@ -46,7 +51,7 @@ def build(endpoints: list[Endpoint]) -> dict[str, Any]:
     refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=_REF)
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for e in endpoints:
-        paths[e.path][e.method.lower()] = _operation(e, refs)
+        paths[documented_path(e.path)][e.method.lower()] = _operation(e, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Partner Vouchers", "version": __version__},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from app.api import cursors
 from app.api.routing import Ctx, Router
 from app.api.schemas import Page, PartnerCreate, PartnerItem, PartnerOut, PartnerPage
 from app.domain.clock import rfc3339
@@ -23,7 +22,7 @@ router = Router()
 )
 async def create_partner(ctx: Ctx) -> PartnerOut:
     name = normalise_partner_name(ctx.body(PartnerCreate).name)
-    partner = await ctx.store.partners.create(name, ctx.now())
+    partner = await ctx.store.partners.create(name)
     return PartnerOut(name=partner.name, created_at=rfc3339(partner.created_at))
 
 
@@ -36,12 +35,14 @@ async def create_partner(ctx: Ctx) -> PartnerOut:
     response=PartnerPage,
 )
 async def list_partners(ctx: Ctx) -> PartnerPage:
-    page = ctx.query(Page)
-    partners, last = await ctx.store.partners.page(page.limit, cursors.decode_name(page.cursor))
+    page, cursors = ctx.query(Page), await ctx.cursors()
+    partners, last = await ctx.store.partners.page(
+        page.limit, cursors.name("partners", page.cursor)
+    )
     return PartnerPage(
         items=[
             PartnerItem(name=p.name, created_at=rfc3339(p.created_at), lists=p.lists)
             for p in partners
         ],
-        next_cursor=None if last is None else cursors.encode(last),
+        next_cursor=None if last is None else cursors.encode("partners", last),
     )

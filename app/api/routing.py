@@ -16,8 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.api.auth import Principal
+from app.api.cursors import Cursors
 from app.api.errors import error_response, from_validation
 from app.api.json import json_response
+from app.api.refusals import StatusRefusal, error_for
 from app.config import Role
 from app.domain.errors import (
     BadRequest,
@@ -29,6 +31,7 @@ from app.domain.errors import (
 from app.jobs.uploads import UploadWorker
 from app.store.connection import UNAVAILABLE
 from app.store.files import FileStore
+from app.store.scripts import Refused
 from app.store.store import Store
 
 log = logging.getLogger("vouchers.api")
@@ -70,9 +73,18 @@ class Ctx:
         return value
 
     def now(self) -> int:
-        """Epoch milliseconds from the app's clock (tests may set it)."""
+        """Epoch milliseconds from the app's clock (tests may set it), for ids only: statuses
+        are judged, and stored times taken, on the store's clock."""
         clock: Callable[[], int] = self.request.app.state.clock
         return clock()
+
+    async def cursors(self) -> Cursors:
+        """The paging cursors' signer (its secret read from the store on first use)."""
+        state = self.request.app.state
+        if state.cursors is None:
+            state.cursors = Cursors(await self.store.cursor_secret())
+        cursors: Cursors = state.cursors
+        return cursors
 
     @property
     def files(self) -> FileStore:
@@ -109,7 +121,8 @@ class Endpoint:
     uses_store: bool = True
     media_type: str = "application/json"
     file_field: str | None = None  # a multipart/form-data body carrying one file
-    hot: bool = False  # served ahead of Starlette's middleware and routing (see app.py)
+    hot: bool = False  # served ahead of Starlette's routing (see app.py)
+    refused: StatusRefusal | None = None  # words a refusal by the list's status
 
 
 @dataclass
@@ -218,6 +231,8 @@ def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             response = _render(endpoint, await endpoint.handler(ctx))
         except ServiceError as error:
             response = error_response(error)
+        except Refused as refused:
+            response = error_response(error_for(refused, endpoint.refused))
         except UNAVAILABLE as exc:
             log.warning(
                 "store unavailable on %s %s: %s", endpoint.method, endpoint.path, type(exc).__name__

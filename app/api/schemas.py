@@ -3,15 +3,40 @@ validated straight from the JSON bytes; the OpenAPI document is generated from t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.domain.lists import DESCRIPTION_MAX, NAME_MAX, TAG_MAX, Action, Status
 from app.domain.partners import PARTNER_MAX
 from app.domain.uploads import UploadStatus
 
 Timestamp = Field(description="RFC 3339 UTC with milliseconds, e.g. 2026-12-31T23:59:59.000Z")
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)  # the last time shown
+
+
+def _rfc3339_text(value: object) -> datetime:
+    """Only RFC 3339 text with an offset: not a number, nor a string of digits."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-12-31T23:59:59Z")
+    return datetime.fromisoformat(value.upper())  # a ValueError (hour 25...) is a 422 too
+
+
+def _showable(value: datetime) -> datetime:
+    try:
+        if value.astimezone(UTC) <= LATEST:
+            return value
+    except OverflowError:  # past the year 9999 once in UTC
+        pass
+    raise ValueError("must be no later than 9999-12-31T23:59:59.999Z")
+
+
+# An input time: RFC 3339 with an offset, and one the API can show (in UTC, before year 10000).
+InputTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_showable)]
 
 
 class Request(BaseModel):
@@ -85,14 +110,14 @@ class ListCreate(Request):
     )
     name: str = Field(min_length=1, max_length=NAME_MAX)
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
-    expires_at: AwareDatetime = Field(description="RFC 3339 with an offset; in the future")
+    expires_at: InputTime = Field(description="RFC 3339 with an offset; in the future")
     low_stock_threshold: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class ListEdit(Request):
     name: str = Field(default=None, min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
     description: str = Field(default=None, max_length=DESCRIPTION_MAX)  # type: ignore[assignment]
-    expires_at: AwareDatetime = Field(default=None)  # type: ignore[assignment]
+    expires_at: InputTime = Field(default=None)  # type: ignore[assignment]
     low_stock_threshold: int | None = Field(default=None, ge=0, le=1_000_000)
 
 

@@ -6,9 +6,9 @@ import secrets
 
 from starlette.responses import FileResponse, Response
 
-from app.api import cursors
 from app.api.lists import NOT_FOUND, list_id, load
 from app.api.multipart import receive_file
+from app.api.refusals import not_uploadable
 from app.api.routing import Ctx, Router
 from app.api.schemas import ErrorCount, Page, UploadOut, UploadPage
 from app.domain.clock import rfc3339
@@ -18,7 +18,6 @@ from app.domain.lists import Action, ListId, allowed_actions
 from app.domain.text import has_control_characters
 from app.domain.uploads import FILE_NAME_MAX, MAX_FILE_BYTES, Upload, UploadStatus
 from app.jobs.uploads import write_file_error
-from app.store.uploads import not_uploadable
 
 router = Router()
 
@@ -54,6 +53,7 @@ def _new_upload_id(now: int) -> str:
     response=UploadOut,
     status=202,
     file_field="file",
+    refused=not_uploadable,
     errors=(
         NOT_FOUND,
         (409, "list_not_uploadable"),
@@ -64,12 +64,11 @@ def _new_upload_id(now: int) -> str:
     ),
 )
 async def create_upload(ctx: Ctx) -> UploadOut:
-    lid, now = list_id(ctx), ctx.now()
+    lid = list_id(ctx)
     current = await load(ctx.store, lid)
-    status = current.status(now)
-    if Action.UPLOAD_CODES not in allowed_actions(status, current.linked_campaigns):
-        raise not_uploadable(status, current.linked_campaigns)
-    upload_id = _new_upload_id(now)
+    if Action.UPLOAD_CODES not in allowed_actions(current.status, current.linked_campaigns):
+        raise not_uploadable(current.status, current.linked_campaigns)
+    upload_id = _new_upload_id(ctx.now())
     files = ctx.files.upload(lid, upload_id)
     file_name = await receive_file(ctx.request, "file", files.original, MAX_FILE_BYTES)
     try:
@@ -82,7 +81,6 @@ async def create_upload(ctx: Ctx) -> UploadOut:
             "status": UploadStatus.IN_PROGRESS.value,
             "uploaded_by": ctx.principal.user,
             "file_name": file_name,
-            "created_at": now,
             "phase": "checking",
         }
         if not is_csv_name(file_name):
@@ -90,10 +88,9 @@ async def create_upload(ctx: Ctx) -> UploadOut:
             fields |= {
                 "status": UploadStatus.FAILED.value,
                 "failure": FileError.NOT_CSV.value,
-                "finished_at": now,
                 "phase": "done",
             }
-        upload = await ctx.store.uploads.create(lid, upload_id, fields, now)
+        upload = await ctx.store.uploads.create(lid, upload_id, fields)
     except BaseException:
         files.original.unlink(missing_ok=True)
         files.errors.unlink(missing_ok=True)
@@ -113,14 +110,15 @@ async def create_upload(ctx: Ctx) -> UploadOut:
     errors=(NOT_FOUND,),
 )
 async def list_uploads(ctx: Ctx) -> UploadPage:
-    lid, page = list_id(ctx), ctx.query(Page)
+    lid, page, cursors = list_id(ctx), ctx.query(Page), await ctx.cursors()
     await load(ctx.store, lid)
+    scope = f"uploads:{lid.value}"
     found, last = await ctx.store.uploads.page(
-        lid, page.limit, cursors.decode_position(page.cursor)
+        lid, page.limit, cursors.position(scope, page.cursor)
     )
     return UploadPage(
         items=[render(u) for u in found],
-        next_cursor=None if last is None else cursors.encode(list(last)),
+        next_cursor=None if last is None else cursors.encode(scope, list(last)),
     )
 
 

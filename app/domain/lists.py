@@ -154,9 +154,11 @@ class VoucherList:
     codes_distributed: int
     linked_campaigns: int
     low_stock_threshold: int | None
+    read_at: int  # the store's clock (epoch ms) when this was read: the status is as of then
 
-    def status(self, now_ms: int) -> Status:
-        return effective_status(self.stored_status, self.expires_at, now_ms)
+    @property
+    def status(self) -> Status:
+        return effective_status(self.stored_status, self.expires_at, self.read_at)
 
     @property
     def codes_available(self) -> int:

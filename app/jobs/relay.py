@@ -1,9 +1,12 @@
 """The event relay: moves per-list outboxes into the global event stream.
 
-One process at a time relays (a lock renewed on every round), so the events of one list
-reach the stream in allocation order. Lists whose outbox went from empty to non-empty are on
-a "dirty" set; a sweep over every list at start-up and every `sweep_s` catches an outbox whose
-dirty mark was lost (the process died between the allocation and the mark).
+One process at a time relays, while it holds the relay lease, so the events of one list reach
+the stream in allocation order. Every copy into the stream checks the lease's token in the same
+atomic step: a relay that paused past its lease (a long GC pause, a SIGSTOP, a VM freeze)
+cannot append a stale page after another process took over. Lists whose outbox went from empty
+to non-empty are on a "dirty" set; a sweep over every list at start-up and every `sweep_s`
+catches an outbox whose dirty mark was lost (the process died between the allocation and the
+mark). The lease is given up at shutdown.
 """
 
 from __future__ import annotations
@@ -11,48 +14,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 
 from app.domain.lists import ListId
 from app.store.connection import UNAVAILABLE
+from app.store.scripts import Code, Refused
 from app.store.store import Store
 
 log = logging.getLogger("vouchers.relay")
 
 
 class EventRelay:
-    def __init__(self, store: Store, interval_s: float = 0.05, sweep_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interval_s: float = 0.05,
+        sweep_s: float = 30.0,
+        lease_ms: int | None = None,
+    ) -> None:
         self.store = store
         self.interval_s, self.sweep_s = interval_s, sweep_s
-        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.lease = store.events.lease(lease_ms or int(max(5.0, interval_s * 20) * 1000))
         self._stopping = asyncio.Event()
         self._round = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def relay(self, sweep: bool = False) -> int | None:
-        """One round: relay every dirty outbox (every outbox with `sweep`) when this process
-        holds the relay lock; return how many events moved, or None when another process
-        relays. Rounds never overlap, so each list's events keep their order."""
+        """One round: relay every dirty outbox (every non-empty outbox with `sweep`) while this
+        process holds the relay lease; return how many events moved, or None when another
+        process holds it. Rounds never overlap, so each list's events keep their order."""
         async with self._round:
-            if not await self._leader():
+            if not await self.lease.hold():
                 return None
-            if sweep:
-                ids = await self.store.lists.all_ids()
-            else:
-                ids = [i for i in await self.store.events.dirty() if ListId.parse(i)]
             moved = 0
-            for list_id in ids:
-                moved += await self.store.events.relay(ListId(list_id))
+            try:
+                if sweep:
+                    async for ids in self.store.lists.all_ids():
+                        for list_id in await self.store.events.pending(ids):
+                            moved += await self.store.events.relay(ListId(list_id), self.lease)
+                else:
+                    for list_id in await self.store.events.dirty():
+                        if ListId.parse(list_id):
+                            moved += await self.store.events.relay(ListId(list_id), self.lease)
+            except Refused as refused:
+                if refused.code is not Code.LEASE_LOST:
+                    raise
+                log.warning("event relay lost its lease mid-round; another process relays")
+                self.lease.lost()
+                return None
             return moved
-
-    async def _leader(self) -> bool:
-        ttl_ms = int(max(5.0, self.interval_s * 20) * 1000)
-        reply = await self.store.scripts.run(
-            "hold_lock", [self.store.keys.relay_lock], [self.owner, ttl_ms]
-        )
-        return bool(reply)
 
     async def _loop(self) -> None:
         last_sweep = time.monotonic()
@@ -76,7 +86,11 @@ class EventRelay:
         self._task = asyncio.create_task(self._loop(), name="event relay")
 
     async def close(self) -> None:
+        """Stop relaying and give the lease up, so another process takes over at once."""
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=5)
+        async with self._round:
+            with contextlib.suppress(*UNAVAILABLE):
+                await self.lease.release()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.store.connection import UNAVAILABLE, connect
+from app.store.files import open_private
 from app.store.store import Store
 
 
@@ -22,7 +23,7 @@ async def write(path: Path, created: int) -> str:
     client = connect(settings)
     try:
         store = Store(client, settings.key_prefix)
-        with path.open("wb") as out:
+        with open_private(path) as out:
             counts = await store.snapshots.write(out, created)
             out.flush()
             os.fsync(out.fileno())

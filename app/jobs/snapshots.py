@@ -21,6 +21,8 @@ from typing import Literal
 import orjson
 
 from app.store.connection import UNAVAILABLE
+from app.store.files import open_private
+from app.store.leases import Lease
 from app.store.store import Store
 
 log = logging.getLogger("vouchers.snapshots")
@@ -75,7 +77,8 @@ class SnapshotJob:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[SnapshotInfo]] = set()
-        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        # Of several workers, the one holding this lease writes the scheduled snapshots.
+        self.lease = Lease(store.scripts, store.keys.snapshot_lock, int(max(interval_s, 60) * 2000))
 
     def new_id(self) -> str:
         return f"{self.clock():013d}-{secrets.token_hex(3)}"
@@ -103,12 +106,12 @@ class SnapshotJob:
         async with self._one_at_a_time:
             try:
                 if not self.in_child:
-                    with tmp.open("wb") as out:
+                    with open_private(tmp) as out:
                         await self.store.snapshots.write(out, created)
                         out.flush()
                         await asyncio.to_thread(os.fsync, out.fileno())  # not on the loop
                 else:
-                    tmp.touch()  # listed as in progress from now on
+                    open_private(tmp).close()  # listed as in progress from now on
                     await self._write_elsewhere(tmp, created)
                 tmp.replace(final)
                 await asyncio.to_thread(_fsync_dir, self.dir)
@@ -192,33 +195,27 @@ class SnapshotJob:
         if self.interval_s > 0:
             self._task = asyncio.create_task(self._loop(), name="snapshot job")
 
-    async def _mine(self) -> bool:
-        """Of several workers, the one holding the snapshot lock writes the scheduled ones."""
-        ttl_ms = int(max(self.interval_s, 60.0) * 2000)
-        reply = await self.store.scripts.run(
-            "hold_lock", [self.store.keys.snapshot_lock], [self.owner, ttl_ms]
-        )
-        return bool(reply)
-
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
             if not self._stopping.is_set():
                 with contextlib.suppress(*UNAVAILABLE):
-                    if await self._mine():
+                    if await self.lease.hold():
                         await self.take()
 
     async def close(self, final: bool) -> SnapshotInfo | None:
-        """Stop the interval; with `final`, write one last snapshot."""
+        """Stop the interval; with `final`, write one last snapshot. The lease is given up,
+        so another worker writes the scheduled ones from now on."""
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=5)
         if self._running:
             await asyncio.wait(self._running, timeout=60)
-        if final:
-            with contextlib.suppress(*UNAVAILABLE):
-                if await self._mine():
-                    return await self.take()
-        return None
+        info = None
+        with contextlib.suppress(*UNAVAILABLE):
+            if final and await self.lease.hold():
+                info = await self.take()
+            await self.lease.release()
+        return info

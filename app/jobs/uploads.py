@@ -24,9 +24,7 @@ import os
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.domain.csv_rows import (
@@ -42,13 +40,10 @@ from app.domain.csv_rows import (
 from app.domain.lists import ListId
 from app.domain.uploads import UploadStatus
 from app.store.connection import UNAVAILABLE
-from app.store.files import FileStore, UploadFiles
+from app.store.files import FileStore, UploadFiles, open_private
 from app.store.scripts import Code
 from app.store.store import Store
 from app.store.uploads import Batch
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("vouchers.uploads")
 
@@ -68,8 +63,7 @@ def shown(code: str) -> str:
 
 
 def write_file_error(files: UploadFiles, error: FileError, line: int | None) -> None:
-    files.directory.mkdir(parents=True, exist_ok=True)
-    with files.errors.open("w", newline="", encoding="utf-8") as out:
+    with open_private(files.errors, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(ERROR_HEADER)
         writer.writerow(("" if line is None else line, "", error.value, MESSAGES[error]))
@@ -191,10 +185,9 @@ class UploadJob:
         checked = Checked()
         seen: set[str] = set()
         reader = RowReader()
-        self.files.row_errors.parent.mkdir(parents=True, exist_ok=True)
         with (
             self.files.original.open("rb") as source,
-            self.files.row_errors.open("w", newline="", encoding="utf-8") as out,
+            open_private(self.files.row_errors, "w", newline="", encoding="utf-8") as out,
         ):
             writer = csv.writer(out)
             while True:
@@ -305,7 +298,7 @@ class UploadJob:
         tmp = self.files.errors.with_suffix(".tmp")
         with (
             self.files.row_errors.open(newline="", encoding="utf-8") as rows,
-            tmp.open("w", newline="", encoding="utf-8") as out,
+            open_private(tmp, "w", newline="", encoding="utf-8") as out,
         ):
             writer = csv.writer(out)
             writer.writerow(ERROR_HEADER)
@@ -325,7 +318,7 @@ class UploadJob:
 
     async def _finish(self, status: UploadStatus, fields: dict[str, str | int]) -> None:
         code = await self.w.store.uploads.finish(
-            self.list_id, self.upload_id, self.w.owner, status, self.w.clock(), fields
+            self.list_id, self.upload_id, self.w.owner, status, fields
         )
         if code not in (Code.OK, Code.UPLOAD_FINISHED):
             raise Lost
@@ -339,9 +332,8 @@ class UploadWorker:
         store: Store,
         files: FileStore,
         settings: Settings,
-        clock: Callable[[], int],
     ) -> None:
-        self.store, self.files, self.clock = store, files, clock
+        self.store, self.files = store, files
         self.max_codes = settings.max_codes_per_list
         lease_s, concurrency = settings.upload_lease_s, settings.upload_concurrency
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
@@ -382,6 +374,7 @@ class UploadWorker:
         while not self._stopping.is_set():
             with contextlib.suppress(*UNAVAILABLE):
                 await self.resume_all()
+                await self.store.lists.purge_pending()  # upload records of deleted lists
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.lease_ms / 2000)
 

@@ -8,10 +8,10 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from app.domain.errors import ServiceError
 from app.domain.lists import ListId
+from app.store import records
 from app.store.keys import Keys
-from app.store.scripts import Code, Scripts, error_for
+from app.store.scripts import Code, Refused, Scripts, outcome
 
 LOG_PAGE = 1000  # allocation log entries read per round trip
 
@@ -41,9 +41,16 @@ def scope(campaign_id: str, user_id: str, idempotency_key: str | None) -> str:
     return f"k:{idempotency_key}" if idempotency_key is not None else f"u:{campaign_id}\n{user_id}"
 
 
-def _record(list_id: str, code: str, raw: str) -> Allocation:
-    user, campaign, issued_at, event_id, source, _scope = raw.split("\n", 5)
-    return Allocation(code, list_id, campaign, user, int(issued_at), event_id, source)
+def _allocation(list_id: str, code: str, raw: str) -> Allocation:
+    rec = records.decode(raw)
+    return Allocation(
+        code, list_id, rec.campaign_id, rec.user_id, rec.issued_at, rec.event_id, rec.source
+    )
+
+
+def user_fields(user_id: str, start: int, stop: int) -> list[str]:
+    """The by-user index fields of a user's codes start..stop-1 (see lua/allocate.lua)."""
+    return [user_id if i == 0 else f"{user_id}\n{i}" for i in range(start, stop)]
 
 
 class AllocationStore:
@@ -52,7 +59,7 @@ class AllocationStore:
 
     async def allocate_many(
         self, list_id: ListId, requests: Sequence[Request]
-    ) -> list[Allocation | ServiceError]:
+    ) -> list[Allocation | Refused]:
         """One script call for a batch of requests to one list; a result per request."""
         k = self._keys.list(list_id)
         args: list[str] = [list_id.value]
@@ -60,19 +67,20 @@ class AllocationStore:
             args += (r.campaign_id, r.user_id, r.source, scope(r.campaign_id, r.user_id, r.key))
         reply = await self._scripts.run(
             "allocate",
-            [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.users],
+            [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user],
             args,
         )
-        results: list[Allocation | ServiceError] = []
+        results: list[Allocation | Refused] = []
         allocated = False
         for n, r in enumerate(requests):
             code, a, b, c = reply[1 + 4 * n : 5 + 4 * n]
-            error = error_for(int(code), [a])
-            if error is not None:
-                results.append(error)
+            refused = outcome(code, [a])
+            if refused is not None:
+                results.append(refused)
                 continue
             source = r.source
-            if int(code) == Code.REPLAYED:
+            replayed = int(code) == Code.REPLAYED
+            if replayed:
                 c, source = c.split("\n", 1)  # the original allocation's event id and source
             else:
                 allocated = True
@@ -85,7 +93,7 @@ class AllocationStore:
                     int(b),
                     c,
                     source,
-                    replayed=int(code) == Code.REPLAYED,
+                    replayed=replayed,
                 )
             )
         if allocated and int(reply[0]) == 0:  # the outbox was empty: tell the relay
@@ -94,7 +102,7 @@ class AllocationStore:
 
     async def issued(self, list_id: ListId, code: str) -> Allocation | None:
         raw = await self._redis.hget(self._keys.list(list_id).issued, code)
-        return None if raw is None else _record(list_id.value, code, str(raw))
+        return None if raw is None else _allocation(list_id.value, code, str(raw))
 
     async def is_available(self, list_id: ListId, code: str) -> bool:
         return bool(await self._redis.sismember(self._keys.list(list_id).avail, code))
@@ -105,7 +113,7 @@ class AllocationStore:
         raws = cast(
             list[str | None], await self._redis.hmget(self._keys.list(list_id).issued, codes)
         )
-        return [_record(list_id.value, c, r) for c, r in zip(codes, raws, strict=True) if r]
+        return [_allocation(list_id.value, c, r) for c, r in zip(codes, raws, strict=True) if r]
 
     async def page(
         self, list_id: ListId, limit: int, after: str | None
@@ -120,9 +128,21 @@ class AllocationStore:
         found = await self._records(list_id, [fields["c"] for _, fields in shown])
         return found, (shown[-1][0] if len(rows) > limit else None)
 
-    async def of_user(self, list_id: ListId, user_id: str) -> list[Allocation]:
-        raw = await self._redis.hget(self._keys.list(list_id).users, user_id)
-        return await self._records(list_id, str(raw).split("\n") if raw else [])
+    async def of_user(
+        self, list_id: ListId, user_id: str, limit: int, start: int
+    ) -> tuple[list[Allocation], int | None]:
+        """A user's allocations in order, from their `start`th: reads only the page's entries
+        of the by-user index, however many codes the user has."""
+        by_user = self._keys.list(list_id).by_user
+        first, more = cast(
+            list[str | None], await self._redis.hmget(by_user, [user_id, f"{user_id}\n#"])
+        )
+        total = 0 if first is None else 1 + int(more or 0)
+        stop = min(start + limit, total)
+        fields = user_fields(user_id, start, stop)
+        codes = cast(list[str | None], await self._redis.hmget(by_user, fields)) if fields else []
+        found = await self._records(list_id, [c for c in codes if c is not None])
+        return found, (stop if stop < total else None)
 
     async def every(self, list_id: ListId) -> AsyncIterator[list[Allocation]]:
         """Every allocation in order, a round trip's worth at a time."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from app.domain.errors import ServiceError
 from app.domain.lists import ListId
 from app.store.allocations import Allocation, AllocationStore, Request
+from app.store.scripts import Refused
 
 
 @dataclass
@@ -66,7 +66,7 @@ class AllocationBatcher:
         for future, result in zip(batch.futures, results, strict=True):
             if future.done():
                 continue  # the client went away; the allocation stands and replays
-            if isinstance(result, ServiceError):
+            if isinstance(result, Refused):
                 future.set_exception(result)
             else:
                 future.set_result(result)

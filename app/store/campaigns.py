@@ -7,8 +7,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from app.domain.errors import Conflict
-from app.domain.lists import LINKABLE, ListId, Status
+from app.domain.lists import LINKABLE, ListId
 from app.store.keys import Keys
 from app.store.scripts import Scripts, raise_for
 
@@ -20,36 +19,47 @@ class Link:
     linked_at: int
 
 
-def _not_linkable(status: Status, _linked: int) -> Conflict:
-    return Conflict(
-        f"A list that is {status.value} cannot be linked to a campaign.",
-        code="list_not_linkable",
-        status=status.value,
-    )
-
-
 class CampaignStore:
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
-    async def link(self, list_id: ListId, campaign_id: str, now: int) -> Link:
+    async def link(self, list_id: ListId, campaign_id: str) -> Link:
         keys = self._keys.list(list_id)
-        payload = raise_for(
+        (linked_at,) = raise_for(
             await self._scripts.run(
                 "link_campaign",
-                [keys.meta, keys.links],
-                [now, ",".join(s.value for s in LINKABLE), campaign_id],
-            ),
-            _not_linkable,
+                [keys.meta, keys.links, keys.link_index],
+                [",".join(s.value for s in LINKABLE), campaign_id],
+            )
         )
-        return Link(list_id.value, campaign_id, int(payload[0]))
+        return Link(list_id.value, campaign_id, int(linked_at))
 
     async def unlink(self, list_id: ListId, campaign_id: str) -> None:
         keys = self._keys.list(list_id)
         raise_for(
-            await self._scripts.run("unlink_campaign", [keys.meta, keys.links], [campaign_id])
+            await self._scripts.run(
+                "unlink_campaign", [keys.meta, keys.links, keys.link_index], [campaign_id]
+            )
         )
 
-    async def links(self, list_id: ListId) -> list[Link]:
-        raw = cast(dict[str, str], await self._redis.hgetall(self._keys.list(list_id).links))
-        return [Link(list_id.value, cid, int(at)) for cid, at in sorted(raw.items())]
+    async def page(
+        self, list_id: ListId, limit: int, after: str | None
+    ) -> tuple[list[Link], str | None]:
+        """Links in byte order of the campaign ids, after the id `after`: a range of the link
+        index, so a page costs its own size however many links the list has."""
+        keys = self._keys.list(list_id)
+        start = "-" if after is None else "(" + after
+        ids = cast(
+            list[str],
+            await self._redis.zrangebylex(keys.link_index, start, "+", start=0, num=limit + 1),
+        )
+        shown = ids[:limit]
+        linked_at = (
+            cast(list[str | None], await self._redis.hmget(keys.links, shown)) if shown else []
+        )
+        links = [
+            Link(list_id.value, cid, int(at))
+            for cid, at in zip(shown, linked_at, strict=True)
+            if at is not None
+        ]
+        return links, (shown[-1] if len(ids) > limit else None)

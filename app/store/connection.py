@@ -12,6 +12,23 @@ from app.config import Settings
 
 # Errors meaning "the store is not reachable right now" (BusyLoadingError is a ConnectionError).
 UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+OLDEST_REDIS = (7, 0)  # the scripts use commands and semantics of Redis 7 (SMISMEMBER, XADD ...)
+
+
+class UnsupportedStore(Exception):
+    """The server is a Redis too old for the service."""
+
+
+def server_supported(version: str) -> None:
+    """Raise UnsupportedStore for a Redis older than OLDEST_REDIS (INFO's redis_version)."""
+    parts = version.split(".")
+    try:
+        found = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        raise UnsupportedStore(f"cannot read the Redis version {version!r}") from None
+    if found < OLDEST_REDIS:
+        oldest = ".".join(map(str, OLDEST_REDIS))
+        raise UnsupportedStore(f"Redis {version} is older than {oldest}, the oldest supported")
 
 
 def connect(settings: Settings) -> Redis:

@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 
 from app.domain.lists import ListId
 from app.store.keys import Keys
-from app.store.scripts import Scripts
+from app.store.leases import Lease
+from app.store.scripts import Scripts, raise_for
 
 RELAY_PAGE = 500  # outbox entries moved per round trip
 
@@ -25,13 +26,26 @@ class EventStore:
         self._redis, self._keys, self._scripts = redis, keys, scripts
         self._retention = retention
 
+    def lease(self, ttl_ms: int) -> Lease:
+        """The relay's lease: one process at a time relays, and only while it holds it."""
+        return Lease(self._scripts, self._keys.relay_lock, ttl_ms)
+
     async def dirty(self) -> list[str]:
         return sorted(cast(set[str], await self._redis.smembers(self._keys.dirty_outboxes)))
 
-    async def relay(self, list_id: ListId) -> int:
+    async def pending(self, list_ids: list[str]) -> list[str]:
+        """Those of the lists whose outbox holds events."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for list_id in list_ids:
+                pipe.xlen(self._keys.list(ListId(list_id)).outbox)
+            lengths: list[int] = await pipe.execute()
+        return [list_id for list_id, n in zip(list_ids, lengths, strict=True) if n]
+
+    async def relay(self, list_id: ListId, lease: Lease) -> int:
         """Move the list's outbox into the global stream, oldest first; return how many.
         At least once: a crash between copying a page and dropping it from the outbox (the
-        next read drops it) copies it again, with the same event ids."""
+        next read drops it) copies it again, with the same event ids. Each copy is fenced by
+        the lease: raises Refused (LEASE_LOST) once another process holds it."""
         await self._redis.srem(self._keys.dirty_outboxes, list_id.value)
         outbox = self._keys.list(list_id).outbox
         moved, copied = 0, ""
@@ -39,8 +53,12 @@ class EventStore:
             flat = await self._read(outbox, copied)
             if not flat:
                 return moved
-            await self._scripts.run(
-                "append_events", [self._keys.events], [self._retention, list_id.value, *flat]
+            raise_for(
+                await self._scripts.run(
+                    "append_events",
+                    [self._keys.events, lease.key],
+                    [lease.token or "", lease.ttl_ms, self._retention, list_id.value, *flat],
+                )
             )
             copied = flat[-2]
             moved += len(flat) // 2

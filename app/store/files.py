@@ -1,13 +1,28 @@
-"""Upload files on disk, under VOUCHERS_DATA_DIR/uploads/<list id>/. Names are built from ids
-only: a client's file name is display text and never part of a path."""
+"""Files on disk: uploads under VOUCHERS_DATA_DIR/uploads/<list id>/, and the one way to
+create a file that holds voucher codes. Names are built from ids only: a client's file name is
+display text and never part of a path."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from app.domain.lists import ListId
+
+PRIVATE_FILE = 0o600  # files that hold voucher codes: uploads, error files, snapshots
+PRIVATE_DIR = 0o700
+
+
+def open_private(path: Path, mode: str = "wb", **options: Any) -> IO[Any]:
+    """Open `path` for writing (created or truncated) readable by the service's user only,
+    whatever the umask; its folders are created the same way."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # a file that existed keeps its mode otherwise
+    return open(fd, mode, **options)
 
 
 @dataclass(frozen=True)

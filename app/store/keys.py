@@ -5,8 +5,11 @@ touch a partner record, its (partner, tag) claims and one list's keys) runs on o
 slot. A list id `acme.summer.1z` maps to keys `pv:{acme}.summer.1z:<suffix>`: the familiar
 `pv:{L}:<suffix>` layout with the braces narrowed to the partner part of the id.
 
-Global keys (each on its own slot): the partner registry, the list index, the list sequence and
-the set of uploads in progress.
+Global keys: the partner registry, the list index, the list sequence, the set of uploads in
+progress, the lists whose upload records are being unlinked after a delete, and the event
+stream with its relay lease. The stream and the lease share the hash tag `{events}`, so the
+script that appends to the stream checks the lease in the same atomic step (a relay that
+lost its lease cannot append), also on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ class ListKeys:
     issued: str  # hash: code -> allocation record
     idem: str  # hash: idempotency scope -> code
     links: str  # hash: campaign id -> linked_at ms
+    link_index: str  # zset, score 0: the linked campaign ids in byte order (for paging)
     outbox: str  # stream: events written with the change that caused them
     uploads: str  # zset: upload id scored by created_at ms
     log: str  # stream: field c = code, one entry per allocation, in order
-    users: str  # hash: user id -> the codes issued to them, "\n"-separated
+    by_user: str  # hash: user -> first code, "<user>\n#" -> more, "<user>\n<i>" -> (i+1)th
     fence: str  # string with a time to live: a snapshot is reading the list's codes
 
     def fixed(self) -> tuple[str, ...]:
-        """Every key of the list but its upload records (one per upload, see `upload`)."""
+        """Every key of the list but its uploads (their index and one record per upload,
+        see `upload`)."""
         return (
             self.meta,
             self.avail,
@@ -40,10 +45,11 @@ class ListKeys:
             self.issued,
             self.idem,
             self.links,
+            self.link_index,
             self.outbox,
-            self.uploads,
             self.log,
-            self.users,
+            self.by_user,
+            self.fence,
         )
 
     def upload(self, upload_id: str) -> str:
@@ -74,10 +80,12 @@ class Keys:
         self.lists = f"{prefix}:lists"  # zset: list id scored by updated_at ms
         self.list_sequence = f"{prefix}:seq:lists"  # counter behind list ids
         self.active_uploads = f"{prefix}:uploads:active"  # set: "<list id>/<upload id>"
-        self.events = f"{prefix}:events"  # stream: every list's events, fed by the relay
+        self.purging = f"{prefix}:lists:purging"  # zset: lists being deleted, by when (ms)
+        self.events = f"{prefix}:{{events}}:stream"  # stream: every list's events
+        self.relay_lock = f"{prefix}:{{events}}:relay"  # string: the relay's lease token
         self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
-        self.relay_lock = f"{prefix}:events:relay"  # string: the relaying process's token
         self.snapshot_lock = f"{prefix}:snapshots:lock"  # string: who writes scheduled ones
+        self.cursor_secret = f"{prefix}:secret:cursors"  # string: signs paging cursors
 
     def partner(self, name: str) -> str:
         """Hash: created_at, lists (non-archived list count)."""
@@ -97,10 +105,11 @@ class Keys:
             issued=f"{base}:issued",
             idem=f"{base}:idem",
             links=f"{base}:links",
+            link_index=f"{base}:link-index",
             outbox=f"{base}:outbox",
             uploads=f"{base}:uploads",
             log=f"{base}:log",
-            users=f"{base}:users",
+            by_user=f"{base}:by-user",
             fence=f"{base}:fence",
         )
 

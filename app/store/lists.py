@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import cast
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from app.domain.lists import (
-    DELETABLE,
-    TARGET,
-    Action,
-    ListId,
-    Status,
-    VoucherList,
-    refusal,
-    statuses_allowing,
-)
+from app.domain.lists import DELETABLE, TARGET, Action, ListId, Status, VoucherList
+from app.domain.lists import statuses_allowing as allowing
 from app.store.keys import Keys, claim_field
 from app.store.paging import Position, newest_first
-from app.store.scripts import Code, Scripts, raise_for
+from app.store.scripts import Code, Refused, Scripts, raise_for
 
 SCAN_BATCH = 200  # index entries read per round trip when paging with filters
+PURGE_BATCH = 500  # a deleted list's upload records unlinked per round trip
+PURGE_GRACE_MS = 60_000  # a purge mark on a list that still exists: a delete in flight, or lost
+LINKED_SHOWN = 100  # campaign ids a refused delete names (with the count of all)
 
 ListFilter = Callable[[VoucherList], bool]
 
@@ -34,7 +29,13 @@ def _threshold(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def parse_meta(list_id: str, meta: Mapping[str, str]) -> VoucherList:
+def server_ms(reply: Any) -> int:
+    """Redis TIME (seconds, microseconds) as epoch milliseconds: the store's one clock."""
+    seconds, micros = reply
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def parse_meta(list_id: str, meta: Mapping[str, str], read_at: int) -> VoucherList:
     threshold = meta.get("low_stock_threshold", "")
     return VoucherList(
         id=list_id,
@@ -50,12 +51,17 @@ def parse_meta(list_id: str, meta: Mapping[str, str]) -> VoucherList:
         codes_distributed=int(meta.get("codes_distributed", 0)),
         linked_campaigns=int(meta.get("linked_campaigns", 0)),
         low_stock_threshold=int(threshold) if threshold else None,
+        read_at=read_at,
     )
 
 
 class ListStore:
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
+
+    async def now(self) -> int:
+        """The store's clock, epoch milliseconds."""
+        return server_ms(await self._redis.time())
 
     async def create(
         self,
@@ -66,8 +72,17 @@ class ListStore:
         description: str,
         expires_at: int,
         low_stock_threshold: int | None,
-        now: int,
     ) -> VoucherList:
+        # Bad input changes nothing, not even the id sequence: the script's first two checks
+        # are made here first (it makes them again, atomically).
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.exists(self._keys.partner(partner))
+            time, partner_exists = await pipe.execute()
+        if expires_at <= server_ms(time):
+            raise Refused(Code.EXPIRY_NOT_FUTURE)
+        if not partner_exists:
+            raise Refused(Code.PARTNER_NOT_FOUND)
         sequence = int(await self._redis.incr(self._keys.list_sequence))
         list_id = ListId.generate(partner, tag, sequence)
         fields: dict[str, str | int] = {
@@ -75,20 +90,14 @@ class ListStore:
             "tag": tag,
             "name": name,
             "description": description,
-            "expires_at": expires_at,
-            "status": Status.ACTIVE.value,
-            "created_at": now,
-            "updated_at": now,
-            "codes_uploaded": 0,
-            "codes_distributed": 0,
-            "linked_campaigns": 0,
             "low_stock_threshold": _threshold(low_stock_threshold),
         }
-        # Index first, so a list that exists is always listed; a failed create removes the
-        # entry again, and readers skip an entry whose list is gone.
-        await self._redis.zadd(self._keys.lists, {list_id.value: now})
+        # Index first, so a list that exists is always listed (readers skip an entry whose list
+        # is gone, and a failed create removes it again). The entry's score is the store's
+        # time read above, then the list's updated_at: GT keeps a later edit's if one landed.
+        await self._redis.zadd(self._keys.lists, {list_id.value: server_ms(time)})
         try:
-            raise_for(
+            (now,) = raise_for(
                 await self._scripts.run(
                     "create_list",
                     [
@@ -99,6 +108,7 @@ class ListStore:
                     [
                         claim_field(partner, tag),
                         list_id.value,
+                        expires_at,
                         *(x for pair in fields.items() for x in pair),
                     ],
                 )
@@ -106,11 +116,18 @@ class ListStore:
         except BaseException:
             await self._redis.zrem(self._keys.lists, list_id.value)
             raise
-        return parse_meta(list_id.value, {k: str(v) for k, v in fields.items()})
+        await self._touch(list_id, int(now))
+        meta = {k: str(v) for k, v in fields.items()}
+        meta |= {"expires_at": str(expires_at), "status": Status.ACTIVE.value}
+        meta |= {"created_at": str(now), "updated_at": str(now)}
+        return parse_meta(list_id.value, meta, int(now))
 
     async def get(self, list_id: ListId) -> VoucherList | None:
-        meta = cast(dict[str, str], await self._redis.hgetall(self._keys.list(list_id).meta))
-        return parse_meta(list_id.value, meta) if meta else None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.list(list_id).meta)
+            pipe.time()
+            meta, time = await pipe.execute()
+        return parse_meta(list_id.value, meta, server_ms(time)) if meta else None
 
     async def page(
         self,
@@ -126,15 +143,20 @@ class ListStore:
         found: list[VoucherList] = []
         scanned = 0
         last: Position | None = None
-        async for rows in newest_first(self._redis, self._keys.lists, after, SCAN_BATCH):
+        read_at: int | None = None  # one clock reading for the whole page
+        async for rows in newest_first(self._scripts, self._keys.lists, after, SCAN_BATCH):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for _, lid in rows:
                     pipe.hgetall(self._keys.list(ListId(lid)).meta)
-                metas: list[dict[str, str]] = await pipe.execute()
-            for position, meta in zip(rows, metas, strict=True):
+                if read_at is None:
+                    pipe.time()
+                replies: list[Any] = await pipe.execute()
+            if read_at is None:
+                read_at = server_ms(replies.pop())
+            for position, meta in zip(rows, replies, strict=True):
                 scanned += 1
                 last = position
-                if meta and keep(vl := parse_meta(position[1], meta)):
+                if meta and keep(vl := parse_meta(position[1], meta, read_at)):
                     found.append(vl)
                     if len(found) == limit:
                         return found, last
@@ -143,30 +165,22 @@ class ListStore:
         return found, None
 
     async def edit(
-        self, list_id: ListId, changes: Mapping[str, str | int | None], now: int
+        self, list_id: ListId, changes: Mapping[str, str | int | None], expires_at: int | None
     ) -> None:
         # Only low_stock_threshold may be null: stored as "" (no alert).
-        fields: dict[str, str | int] = {k: "" if v is None else v for k, v in changes.items()}
-        fields["updated_at"] = now
-        raise_for(
+        fields = [x for k, v in changes.items() for x in (k, "" if v is None else v)]
+        (now,) = raise_for(
             await self._scripts.run(
                 "edit_list",
                 [self._keys.list(list_id).meta],
-                [
-                    now,
-                    _csv(statuses_allowing(Action.EDIT)),
-                    *(x for pair in fields.items() for x in pair),
-                ],
-            ),
-            lambda status, linked: refusal(Action.EDIT, status, linked),
+                [_csv(allowing(Action.EDIT)), "" if expires_at is None else expires_at, *fields],
+            )
         )
-        await self._touch(list_id, now)
+        await self._touch(list_id, int(now))
 
-    async def transition(
-        self, list_id: ListId, action: Action, current: VoucherList, now: int
-    ) -> None:
+    async def transition(self, list_id: ListId, action: Action, current: VoucherList) -> None:
         keys = self._keys.list(list_id)
-        raise_for(
+        (now,) = raise_for(
             await self._scripts.run(
                 "transition_list",
                 [
@@ -176,50 +190,85 @@ class ListStore:
                     keys.dedupe,
                 ],
                 [
-                    now,
-                    _csv(statuses_allowing(action)),
+                    _csv(allowing(action)),
                     TARGET[action].value,
                     claim_field(current.partner, current.tag),
                     list_id.value,
                 ],
-            ),
-            lambda status, linked: refusal(action, status, linked),
-        )
-        await self._touch(list_id, now)
-
-    async def delete(self, list_id: ListId, current: VoucherList, now: int) -> None:
-        keys = self._keys.list(list_id)
-        fixed = (keys.meta, keys.links, keys.uploads, keys.outbox)
-        others = [k for k in keys.fixed() if k not in fixed]
-        while True:  # an upload recorded between reading the index and deleting: read again
-            uploads = cast(list[str], await self._redis.zrange(keys.uploads, 0, -1))
-            reply = await self._scripts.run(
-                "delete_list",
-                [
-                    keys.meta,
-                    self._keys.claims(current.partner),
-                    self._keys.partner(current.partner),
-                    keys.links,
-                    keys.uploads,
-                    keys.outbox,
-                    *others,
-                    *(key for u in uploads for key in keys.upload_keys(u)),
-                ],
-                [
-                    now,
-                    _csv(DELETABLE),
-                    claim_field(current.partner, current.tag),
-                    list_id.value,
-                    len(uploads),
-                ],
             )
-            if Code(int(reply[0])) is not Code.STALE:
-                break
-        raise_for(reply, lambda status, linked: refusal(Action.DELETE, status, linked))
-        await self._redis.zrem(self._keys.lists, list_id.value)
+        )
+        await self._touch(list_id, int(now))
 
-    async def all_ids(self) -> list[str]:
-        return cast(list[str], await self._redis.zrange(self._keys.lists, 0, -1))
+    async def delete(self, list_id: ListId, current: VoucherList) -> None:
+        """Delete the list in one atomic step (whose cost does not grow with its history),
+        then unlink its upload records a page at a time. The list is marked as purging first,
+        so a crash in between leaves work that `purge_pending` finishes."""
+        keys = self._keys.list(list_id)
+        await self._redis.zadd(self._keys.purging, {list_id.value: await self.now()})
+        try:
+            raise_for(
+                await self._scripts.run(
+                    "delete_list",
+                    [
+                        keys.meta,
+                        self._keys.claims(current.partner),
+                        self._keys.partner(current.partner),
+                        keys.links,
+                        keys.link_index,
+                        keys.outbox,
+                        *(k for k in keys.fixed() if k not in (keys.meta, keys.links)),
+                    ],
+                    [
+                        _csv(DELETABLE),
+                        claim_field(current.partner, current.tag),
+                        list_id.value,
+                        LINKED_SHOWN,
+                    ],
+                )
+            )
+        except Refused:
+            await self._redis.zrem(self._keys.purging, list_id.value)
+            raise
+        await self._redis.zrem(self._keys.lists, list_id.value)
+        await self._purge(list_id)
+
+    async def _purge(self, list_id: ListId) -> None:
+        """Unlink a deleted list's upload records and their index, a page at a time."""
+        keys = self._keys.list(list_id)
+        while uploads := cast(
+            list[str], await self._redis.zrange(keys.uploads, 0, PURGE_BATCH - 1)
+        ):
+            await self._redis.unlink(*(k for u in uploads for k in keys.upload_keys(u)))
+            await self._redis.zrem(keys.uploads, *uploads)
+        await self._redis.zrem(self._keys.purging, list_id.value)
+
+    async def purge_pending(self) -> None:
+        """Finish the purges a crash interrupted; drop the marks of deletes that were refused
+        or never ran (the list still exists a while after the mark)."""
+        now = await self.now()
+        marks = cast(
+            list[tuple[str, float]],
+            await self._redis.zrange(self._keys.purging, 0, -1, withscores=True),
+        )
+        for raw, marked in marks:
+            list_id = ListId.parse(raw)
+            if list_id is None:
+                await self._redis.zrem(self._keys.purging, raw)
+            elif not await self._redis.exists(self._keys.list(list_id).meta):
+                await self._purge(list_id)
+            elif now - marked > PURGE_GRACE_MS:
+                await self._redis.zrem(self._keys.purging, raw)
+
+    async def all_ids(self) -> AsyncIterator[list[str]]:
+        """Every list id in the index (ZSCAN: each one present throughout is seen), a few
+        hundred at a time."""
+        cursor = 0
+        while True:
+            cursor, rows = await self._redis.zscan(self._keys.lists, cursor, count=500)
+            if rows:
+                yield [str(lid) for lid, _ in rows]
+            if cursor == 0:
+                return
 
     async def _touch(self, list_id: ListId, now: int) -> None:
         # GT: of two racing changes, the later updated_at wins whatever order these land in.

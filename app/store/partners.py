@@ -22,12 +22,14 @@ class PartnerStore:
     def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
-    async def create(self, name: str, now: int) -> Partner:
+    async def create(self, name: str) -> Partner:
         # Registry first: a crash between the two steps leaves a name without a record, which
         # readers skip and a retried create completes.
         await self._redis.zadd(self._keys.partners, {name: 0}, nx=True)
-        raise_for(await self._scripts.run("create_partner", [self._keys.partner(name)], [now]))
-        return Partner(name=name, created_at=now, lists=0)
+        (created_at,) = raise_for(
+            await self._scripts.run("create_partner", [self._keys.partner(name)], [])
+        )
+        return Partner(name=name, created_at=int(created_at), lists=0)
 
     async def page(self, limit: int, after: str | None) -> tuple[list[Partner], str | None]:
         """Partners in byte order of their names, starting after `after`."""

@@ -1,15 +1,16 @@
-"""The script registry and the one mapping from script return codes to typed errors.
+"""The script registry and the one enum of script return codes.
 
 Scripts live in `lua/*.lua` (package `app.lua`). A line `-- @include NAME` is replaced by
-`lua/includes/NAME.lua` when the script is loaded. Each script is called through a redis-py
-`Script` object, which runs EVALSHA and on NOSCRIPT (Redis restarted, failed over or had its
-script cache flushed) loads the script and retries.
+`lua/includes/NAME.lua` (whose own includes are expanded too, each part once) when the script
+is loaded. Each script is called through a redis-py `Script` object, which runs EVALSHA and on
+NOSCRIPT (Redis restarted, failed over or had its script cache flushed) loads the script and
+retries. A refusal is raised as `Refused` (an outcome with its code); the API words it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -20,13 +21,13 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from app.domain.errors import Conflict, NotFound, ServiceError, Unprocessable
-from app.domain.lists import Status
-
 _INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
 
 
 class Code(IntEnum):
+    """Every code a script returns (each script's header says which). The store raises
+    `Refused` with the negative ones; the API words them for clients (app/api/refusals.py)."""
+
     REPLAYED = 1  # allocate.lua: the scope's earlier allocation
     OK = 0
     PARTNER_NOT_FOUND = -1
@@ -36,82 +37,43 @@ class Code(IntEnum):
     STATUS_REFUSED = -5
     LIST_LINKED = -6
     LINK_NOT_FOUND = -7
-    # Codes the upload job handles itself; never seen by a client.
+    # Codes the background jobs handle themselves; never seen by a client.
     LEASE_LOST = -8
     LIST_ARCHIVED = -9
     UPLOAD_NOT_FOUND = -10
     UPLOAD_FINISHED = -11
     LIST_FULL = -12
-    STALE = -13
     IDEMPOTENCY_CONFLICT = -14
     CAMPAIGN_NOT_LINKED = -15
     LIST_NOT_ACTIVE = -16
     OUT_OF_CODES = -17
     EVENTS_PENDING = -18
     FENCED = -19
+    EXPIRY_NOT_FUTURE = -21
 
 
-Refusal = Callable[[Status, int], ServiceError]
+class Refused(Exception):
+    """A script refused: its code and the values that came with it (see the script's
+    header). An outcome, not a message: the API layer words it for clients."""
+
+    def __init__(self, code: Code, payload: Sequence[Any] = ()) -> None:
+        super().__init__(code.name)
+        self.code = code
+        self.payload = list(payload)
 
 
-def raise_for(reply: Sequence[Any], refused: Refusal | None = None) -> list[Any]:
-    """Return the payload of a successful reply, or raise the error its code stands for.
-    `refused` builds the error for STATUS_REFUSED, whose meaning depends on the operation."""
-    error = error_for(int(reply[0]), list(reply[1:]), refused)
-    if error is not None:
-        raise error
+def outcome(raw_code: Any, payload: Sequence[Any] = ()) -> Refused | None:
+    """None for success (OK, REPLAYED), else the refusal the code stands for."""
+    code = Code(int(raw_code))
+    return None if code >= Code.OK else Refused(code, payload)
+
+
+def raise_for(reply: Sequence[Any]) -> list[Any]:
+    """The payload of a successful reply; raises Refused otherwise."""
+    refused = outcome(reply[0], reply[1:])
+    if refused is not None:
+        raise refused
     return list(reply[1:])
-
-
-def error_for(
-    raw_code: int, payload: list[Any], refused: Refusal | None = None
-) -> ServiceError | None:
-    """The client-facing error a script's return code stands for; None for success."""
-    code = Code(raw_code)
-    if code >= Code.OK:
-        return None
-    if code is Code.STATUS_REFUSED and refused is not None:
-        return refused(Status(payload[0]), int(payload[1] or 0))
-    errors: dict[Code, Callable[[], ServiceError]] = {
-        Code.PARTNER_NOT_FOUND: lambda: Unprocessable(
-            "The partner does not exist; create it first.", code="partner_not_found"
-        ),
-        Code.PARTNER_EXISTS: lambda: Conflict(
-            "A partner with this name exists.", code="partner_exists"
-        ),
-        Code.TAG_IN_USE: lambda: Conflict(
-            "The partner already has a non-archived list with this tag.",
-            code="tag_in_use",
-            list_id=payload[0],
-        ),
-        Code.LIST_NOT_FOUND: lambda: NotFound("No such voucher list.", code="list_not_found"),
-        Code.LIST_LINKED: lambda: Conflict(
-            "The list is linked to campaigns; unlink them first.",
-            code="list_linked",
-            campaign_ids=sorted(payload),
-        ),
-        Code.LINK_NOT_FOUND: lambda: NotFound(
-            "The campaign is not linked to this list.", code="link_not_found"
-        ),
-        Code.IDEMPOTENCY_CONFLICT: lambda: Conflict(
-            "This Idempotency-Key was used with another campaign or user.",
-            code="idempotency_conflict",
-        ),
-        Code.CAMPAIGN_NOT_LINKED: lambda: Conflict(
-            "The campaign is not linked to this list.", code="campaign_not_linked"
-        ),
-        Code.LIST_NOT_ACTIVE: lambda: Conflict(
-            f"The list is {payload[0]}; only an active list hands out codes.",
-            code="list_not_active",
-            status=payload[0],
-        ),
-        Code.OUT_OF_CODES: lambda: Conflict("The list has no code left.", code="out_of_codes"),
-        Code.EVENTS_PENDING: lambda: Conflict(
-            "The list's last events are still being delivered; retry in a moment.",
-            code="events_pending",
-        ),
-    }
-    return errors[code]()
 
 
 def _lua_root() -> Traversable:
@@ -122,11 +84,21 @@ def _lua_root() -> Traversable:
 
 
 def _source(name: str) -> str:
+    """The script's text with its includes (and theirs) in place, each included once."""
     root = _lua_root()
-    text = (root / f"{name}.lua").read_text(encoding="utf-8")
-    return _INCLUDE.sub(
-        lambda m: (root / "includes" / f"{m.group(1)}.lua").read_text(encoding="utf-8"), text
-    )
+    included: set[str] = set()
+
+    def expand(text: str) -> str:
+        def include(match: re.Match[str]) -> str:
+            part = match.group(1)
+            if part in included:
+                return ""
+            included.add(part)
+            return expand((root / "includes" / f"{part}.lua").read_text(encoding="utf-8"))
+
+        return _INCLUDE.sub(include, text)
+
+    return expand((root / f"{name}.lua").read_text(encoding="utf-8"))
 
 
 SCRIPT_NAMES = (
@@ -147,6 +119,8 @@ SCRIPT_NAMES = (
     "read_outbox",
     "append_events",
     "cut_list",
+    "page_index",
+    "release_lock",
 )
 
 

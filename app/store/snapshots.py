@@ -1,21 +1,24 @@
 """Snapshots: the whole state written to one file, and read back into an empty store.
 
-File format (version 1), UTF-8 JSON lines:
-- line 1: {"format": "partner-vouchers-snapshot", "version": 1, "created_at": ms, "prefix"}
+File format (version 2), UTF-8 JSON lines:
+- line 1: {"format": "partner-vouchers-snapshot", "version": 2, "created_at": ms, "prefix"}
 - then records, each {"type": ..., ...}: "sequence", "partner", "list" (metadata and links),
   "avail" and "issued" (a list's codes, in chunks), "outbox" (events not yet relayed),
-  "upload" (an upload's record and progress), "events" (the event stream's last id)
+  "upload" (an upload's record and progress), "events" with "entries" (the retained event
+  stream, in chunks of [position, event id, event JSON]), then "events" with "last_id"
 - last line: {"type": "end", "sha256": <hex of every byte before this line>, "lists",
   "codes"}
-What can be derived is not stored, and restore rebuilds it: the (partner, tag) claims, each
-partner's list count, dedupe (avail + issued of a non-archived list), the idempotency and
-per-user indexes and the allocation log (from the issued records), the list counters.
+Version 1 (no event entries) is read too. What can be derived is not stored, and restore
+rebuilds it: the (partner, tag) claims, each partner's list count, dedupe (avail + issued of a
+non-archived list), the idempotency, by-user and link indexes, the allocation log (from the
+issued records), the list counters.
 
 Each list is read consistently without stalling anyone: a fence holds its uploads back (they
 wait and retry), its available codes and issued records are scanned in small steps while
 allocations go on, then one atomic read takes the cut (metadata, last log and outbox ids).
 Codes allocated during the scan are exactly the log entries between the first and the cut,
-so every code ends up either available or issued, never both.
+so every code ends up either available or issued, never both. Every read is a step whose cost
+is bounded (a scan step, a page of a range), never a whole key at once.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ import orjson
 from redis.asyncio import Redis
 
 from app.domain.lists import ListId
+from app.store import records
+from app.store.allocations import user_fields
 from app.store.keys import Keys, ListKeys
 from app.store.scripts import Scripts
 
 FORMAT = "partner-vouchers-snapshot"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # versions this one restores
 CHUNK = 1000  # members per batched command: restore writes, HMGETs of the cut, UNLINKs of clear()
 # Members per SSCAN/HSCAN step: 1,000 cost Redis about 0.5 ms a step, 250 about 0.13 ms, and
 # an allocation may wait behind one step.
@@ -95,6 +101,11 @@ async def _paced(step: Callable[[int], Awaitable[tuple[int, Any]]]) -> AsyncIter
         await asyncio.sleep((time.perf_counter() - started) * PAUSE_RATIO)
 
 
+def _position(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq)
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -113,12 +124,16 @@ class SnapshotStore:
         )
         r = self._redis
         w.write({"type": "sequence", "lists": int(await r.get(self._keys.list_sequence) or 0)})
-        for name in cast(list[str], await r.zrange(self._keys.partners, 0, -1)):
-            rec = cast(dict[str, str], await r.hgetall(self._keys.partner(name)))
-            if rec:
-                w.write({"type": "partner", "name": name, "created_at": int(rec["created_at"])})
+        async for names in self._ranked(self._keys.partners):
+            async with r.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hget(self._keys.partner(name), "created_at")
+                created: list[str | None] = await pipe.execute()
+            for name, at in zip(names, created, strict=True):
+                if at is not None:
+                    w.write({"type": "partner", "name": name, "created_at": int(at)})
         counts = Counts()
-        for list_id in cast(list[str], await r.zrange(self._keys.lists, 0, -1)):
+        async for list_id in self._list_ids():
             cut = await self._cut(ListId(list_id))
             if cut is None:
                 continue
@@ -137,8 +152,13 @@ class SnapshotStore:
                 w.write({"type": "outbox", "id": list_id, "entries": cut.outbox})
             for upload in cut.uploads:
                 w.write({"type": "upload", "id": list_id, **upload})
-        last = cast(list[tuple[str, Any]], await r.xrevrange(self._keys.events, count=1))
-        w.write({"type": "events", "last_id": last[0][0] if last else None})
+        # The event stream last: an event relayed while the lists were read is then in the
+        # stream, in its list's outbox, or both (a copy with the same id), never in neither.
+        last_id = None
+        async for rows in self._stream(self._keys.events, "+"):
+            w.write({"type": "events", "entries": [[i, f["id"], f["e"]] for i, f in rows]})
+            last_id = rows[-1][0]
+        w.write({"type": "events", "last_id": last_id or await self._last_event_id()})
         end = {
             "type": "end",
             "sha256": w.hash.hexdigest(),
@@ -147,6 +167,42 @@ class SnapshotStore:
         }
         out.write(orjson.dumps(end) + b"\n")
         return counts
+
+    async def _last_event_id(self) -> str | None:
+        last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
+        return last[0][0] if last else None
+
+    async def _ranked(self, key: str) -> AsyncIterator[list[str]]:
+        """A sorted set's members in order, CHUNK at a time (by rank: each step costs its size)."""
+        start = 0
+        while members := cast(list[str], await self._redis.zrange(key, start, start + CHUNK - 1)):
+            yield members
+            start += len(members)
+
+    async def _list_ids(self) -> AsyncIterator[str]:
+        """Every list id once. ZSCAN, because edits reorder the index while a snapshot runs:
+        it returns every entry present throughout (some twice, skipped here)."""
+        seen: set[str] = set()
+        async for rows in _paced(
+            lambda c: self._redis.zscan(self._keys.lists, c, count=SCAN_COUNT)
+        ):
+            for list_id, _ in rows:
+                if list_id not in seen:
+                    seen.add(list_id)
+                    yield list_id
+
+    async def _stream(
+        self, key: str, last: str, first: str | None = None
+    ) -> AsyncIterator[list[tuple[str, dict[str, str]]]]:
+        """A stream's entries after `first` (from the start without one) up to `last`, a page
+        at a time."""
+        start = "-" if first is None else f"({first}"
+        while rows := cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrange(key, start, last, count=CHUNK),
+        ):
+            yield rows
+            start = f"({rows[-1][0]}"
 
     async def _cut(self, list_id: ListId) -> _ListCut | None:
         r, k = self._redis, self._keys.list(list_id)
@@ -159,61 +215,63 @@ class SnapshotStore:
             issued: dict[str, str] = {}
             async for records in _paced(lambda c: r.hscan(k.issued, c, count=SCAN_COUNT)):
                 issued.update(records)
-            meta_flat, links_flat, last_log, last_outbox = await self._scripts.run(
-                "cut_list", [k.meta, k.links, k.log, k.outbox], []
+            links: dict[str, str] = {}  # not changed by allocations: read beside the cut
+            async for found in _paced(lambda c: r.hscan(k.links, c, count=SCAN_COUNT)):
+                links.update(found)
+            meta_flat, last_log, last_outbox = await self._scripts.run(
+                "cut_list", [k.meta, k.log, k.outbox], []
             )
             if not meta_flat:
                 return None
-            await self._add_issued_meanwhile(k, first[0][0] if first else None, last_log, issued)
+            if last_log:
+                async for rows in self._stream(k.log, last_log, first[0][0] if first else None):
+                    await self._add_issued(k, [fields["c"] for _, fields in rows], issued)
             outbox = []
             if last_outbox:
-                rows = cast(
-                    list[tuple[str, dict[str, str]]], await r.xrange(k.outbox, "-", last_outbox)
-                )
-                outbox = [(entry_id, fields["e"]) for entry_id, fields in rows]
-            cut = _ListCut(
+                async for rows in self._stream(k.outbox, last_outbox):
+                    outbox += [(entry_id, fields["e"]) for entry_id, fields in rows]
+            return _ListCut(
                 meta=dict(zip(meta_flat[::2], meta_flat[1::2], strict=True)),
-                links=dict(zip(links_flat[::2], links_flat[1::2], strict=True)),
+                links=links,
                 avail=avail,
                 issued=issued,
                 outbox=outbox,
+                uploads=await self._uploads(k),
             )
-            cut.uploads = await self._uploads(k)
-            return cut
         finally:
             await r.delete(k.fence)
 
-    async def _add_issued_meanwhile(
-        self, k: ListKeys, first: str | None, last: str, issued: dict[str, str]
-    ) -> None:
-        """Codes allocated while the scan ran: the log entries after `first` up to the cut."""
-        if not last:
-            return
-        start = "-" if first is None else f"({first}"
-        rows = cast(list[tuple[str, dict[str, str]]], await self._redis.xrange(k.log, start, last))
-        missing = [fields["c"] for _, fields in rows if fields["c"] not in issued]
-        for part in _chunks(missing, CHUNK):
-            records = cast(list[str | None], await self._redis.hmget(k.issued, part))
-            issued.update({c: rec for c, rec in zip(part, records, strict=True) if rec})
+    async def _add_issued(self, k: ListKeys, logged: list[str], issued: dict[str, str]) -> None:
+        """Codes allocated while the scan ran (log entries between its start and the cut)."""
+        missing = [code for code in logged if code not in issued]
+        if missing:
+            records = cast(list[str | None], await self._redis.hmget(k.issued, missing))
+            issued.update({c: rec for c, rec in zip(missing, records, strict=True) if rec})
 
     async def _uploads(self, k: ListKeys) -> list[dict[str, Any]]:
         found = []
-        for upload_id in cast(list[str], await self._redis.zrange(k.uploads, 0, -1)):
-            record = cast(dict[str, str], await self._redis.hgetall(k.upload(upload_id)))
-            if not record:
-                continue
-            dups = cast(list[str], await self._redis.lrange(k.upload_duplicates(upload_id), 0, -1))
-            bitmap = await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                "GET", k.upload_batches(upload_id), NEVER_DECODE=True
-            )
-            found.append(
-                {
-                    "upload_id": upload_id,
-                    "record": record,
-                    "duplicates": dups,
-                    "batches": bytes(bitmap or b"").hex(),
-                }
-            )
+        async for upload_ids in self._ranked(k.uploads):
+            for upload_id in upload_ids:
+                record = cast(dict[str, str], await self._redis.hgetall(k.upload(upload_id)))
+                if not record:
+                    continue
+                dups: list[str] = []
+                key = k.upload_duplicates(upload_id)
+                while part := cast(
+                    list[str], await self._redis.lrange(key, len(dups), len(dups) + CHUNK - 1)
+                ):
+                    dups += part
+                bitmap = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                    "GET", k.upload_batches(upload_id), NEVER_DECODE=True
+                )
+                found.append(
+                    {
+                        "upload_id": upload_id,
+                        "record": record,
+                        "duplicates": dups,
+                        "batches": bytes(bitmap or b"").hex(),
+                    }
+                )
         return found
 
 
@@ -238,10 +296,10 @@ def read_verified(source: Path) -> Iterator[dict[str, Any]]:
                 header = record
                 if record.get("format") != FORMAT:
                     raise SnapshotError("not a Partner Vouchers snapshot")
-                if record.get("version") != VERSION:
+                if record.get("version") not in READABLE:
                     raise SnapshotError(
-                        f"snapshot version {record.get('version')} is not "
-                        f"{VERSION}, the one this version reads"
+                        f"snapshot version {record.get('version')} is not one this version "
+                        f"reads ({', '.join(map(str, READABLE))})"
                     )
             elif record.get("type") == "end":
                 end = record
@@ -271,13 +329,6 @@ class _ListState:
     @property
     def archived(self) -> bool:
         return self.meta["status"] == "archived"
-
-
-def _stream_order(record: str) -> tuple[int, int]:
-    """An issued record's allocation order: its event id ends with the outbox entry id."""
-    event_id = record.split("\n")[3]
-    ms, seq = event_id.rsplit("-", 2)[1:]
-    return int(ms), int(seq)
 
 
 class SnapshotLoader:
@@ -331,15 +382,27 @@ class SnapshotLoader:
                 current.outbox += [(i, e) for i, e in record["entries"]]
             elif kind == "upload" and current is not None:
                 current.uploads.append(record)
+            elif kind == "events" and "entries" in record:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for position, event_id, blob in record["entries"]:
+                        pipe.xadd(self._keys.events, {"id": event_id, "e": blob}, id=position)
+                    await pipe.execute()
             elif kind == "events" and record["last_id"]:
-                # keep event positions growing, so consumers' cursors stay valid
-                await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=record["last_id"])
-                await self._redis.xdel(self._keys.events, record["last_id"])
+                await self._keep_positions_growing(record["last_id"])
         if current is not None:
             await self._write_list(current, partner_lists, counts)
         for partner, lists in partner_lists.items():
             await self._redis.hset(self._keys.partner(partner), "lists", lists)
         return counts
+
+    async def _keep_positions_growing(self, last_id: str) -> None:
+        """New events must come after every position a consumer may hold as a cursor: when the
+        stream ends before `last_id` (events trimmed, or a version 1 file), move it there."""
+        last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
+        if last and _position(last[0][0]) >= _position(last_id):
+            return
+        await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=last_id)
+        await self._redis.xdel(self._keys.events, last_id)
 
     async def _write_list(
         self, s: _ListState, partner_lists: dict[str, int], counts: Counts
@@ -361,8 +424,9 @@ class SnapshotLoader:
         if reserved or "reserved" in s.meta:  # the field appears with a list's first upload
             meta["reserved"] = reserved
         await r.hset(k.meta, mapping=meta)
-        if s.links:
-            await r.hset(k.links, mapping=cast(dict[Any, Any], s.links))
+        for links in _chunks(list(s.links.items()), CHUNK):
+            await r.hset(k.links, mapping=dict(links))
+            await r.zadd(k.link_index, dict.fromkeys((cid for cid, _ in links), 0))
         await r.zadd(self._keys.lists, {s.id.value: int(s.meta["updated_at"])})
         if not s.archived:
             partner, tag = s.meta["partner"], s.meta["tag"]
@@ -375,21 +439,28 @@ class SnapshotLoader:
                     if not s.archived:
                         pipe.sadd(k.dedupe, *part)
                 await pipe.execute()
-        s.issued.sort(key=lambda item: _stream_order(item[1]))
+        decoded = [(code, raw, records.decode(raw)) for code, raw in s.issued]
+        decoded.sort(key=lambda item: item[2].order)
         users: dict[str, list[str]] = {}
-        for part in _chunks(s.issued, CHUNK):
+        for part in _chunks(decoded, CHUNK):
             async with r.pipeline(transaction=False) as pipe:
-                pipe.hset(k.issued, mapping=dict(part))
-                pipe.hset(k.idem, mapping={rec.split("\n", 5)[5]: code for code, rec in part})
+                pipe.hset(k.issued, mapping={code: raw for code, raw, _ in part})
+                pipe.hset(k.idem, mapping={rec.scope: code for code, _, rec in part})
                 if not s.archived:
-                    pipe.sadd(k.dedupe, *(code for code, _ in part))
-                for code, _ in part:
+                    pipe.sadd(k.dedupe, *(code for code, _, _ in part))
+                for code, _, _ in part:
                     pipe.xadd(k.log, {"c": code})
                 await pipe.execute()
-            for code, rec in part:
-                users.setdefault(rec.split("\n", 1)[0], []).append(code)
-        for part in _chunks(list(users.items()), CHUNK):
-            await r.hset(k.users, mapping={u: "\n".join(codes) for u, codes in part})
+            for code, _, rec in part:
+                users.setdefault(rec.user_id, []).append(code)
+        by_user: dict[str, str | int] = {
+            field: code
+            for user, codes in users.items()
+            for field, code in zip(user_fields(user, 0, len(codes)), codes, strict=True)
+        }
+        by_user |= {f"{user}\n#": len(codes) - 1 for user, codes in users.items() if len(codes) > 1}
+        for part in _chunks(list(by_user.items()), CHUNK):
+            await r.hset(k.by_user, mapping=dict(part))
         for entry_id, blob in s.outbox:
             await r.xadd(k.outbox, {"e": blob}, id=entry_id)
         if s.outbox:

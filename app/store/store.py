@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from app.store.allocations import AllocationStore
 from app.store.batching import AllocationBatcher
 from app.store.campaigns import CampaignStore
+from app.store.connection import server_supported
 from app.store.events import EventStore
 from app.store.keys import Keys
 from app.store.lists import ListStore
@@ -31,9 +35,27 @@ class Store:
         self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
         self.loader = SnapshotLoader(redis, self.keys)
 
+    async def cursor_secret(self) -> bytes:
+        """The secret that signs paging cursors, the same for every process of the service:
+        made once, by whichever process asks first."""
+        await self.redis.set(self.keys.cursor_secret, secrets.token_hex(32), nx=True)
+        return bytes.fromhex(str(await self.redis.get(self.keys.cursor_secret)))
+
     async def ping(self) -> None:
         """Raise when Redis does not answer."""
         await self.redis.ping()
+
+    async def server(self) -> str:
+        """The server's version ("Redis 7.0.15"); raises UnsupportedStore for a Redis older
+        than the scripts need. (Not HELLO: redis-py drops its reply parsers on a connection
+        that sent one.)"""
+        try:
+            info = await self.redis.info("server")
+        except ResponseError:  # no INFO: the embedded store (fakeredis), or INFO renamed away
+            return "a server without INFO (taken as it is)"
+        version = str(info.get("redis_version", "?"))
+        server_supported(version)
+        return f"Redis {version}"
 
     async def ready(self) -> int:
         """Raise when Redis does not answer; load any script it lost and say how many."""

@@ -8,8 +8,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from app.domain.errors import Conflict
-from app.domain.lists import Action, ListId, Status, statuses_allowing
+from app.domain.lists import Action, ListId, statuses_allowing
 from app.domain.uploads import Upload, UploadStatus
 from app.store.keys import Keys
 from app.store.paging import Position, newest_first
@@ -37,14 +36,6 @@ def parse_upload(list_id: str, upload_id: str, rec: Mapping[str, str]) -> Upload
     )
 
 
-def not_uploadable(status: Status, _linked: int) -> Conflict:
-    return Conflict(
-        f"Codes cannot be uploaded to a list that is {status.value}.",
-        code="list_not_uploadable",
-        status=status.value,
-    )
-
-
 def _pairs(fields: Mapping[str, str | int]) -> list[str | int]:
     return [x for pair in fields.items() for x in pair]
 
@@ -64,33 +55,36 @@ class UploadStore:
         return f"{list_id.value}/{upload_id}"
 
     async def create(
-        self, list_id: ListId, upload_id: str, fields: Mapping[str, str | int], now: int
+        self, list_id: ListId, upload_id: str, fields: Mapping[str, str | int]
     ) -> Upload:
-        """Record an upload; an in-progress one is also put on the set the job scans, first,
-        so a crash between the two steps cannot leave it unprocessed."""
+        """Record an upload (created now, on the store's clock); an in-progress one is also put
+        on the set the job scans, first, so a crash between the two steps cannot leave it
+        unprocessed."""
         keys = self._keys.list(list_id)
         in_progress = fields["status"] == UploadStatus.IN_PROGRESS
         if in_progress:
             await self._redis.sadd(self._keys.active_uploads, self._active(list_id, upload_id))
         try:
-            raise_for(
+            (now,) = raise_for(
                 await self._scripts.run(
                     "create_upload",
                     [keys.meta, keys.uploads, keys.upload(upload_id)],
                     [
-                        now,
                         ",".join(s.value for s in statuses_allowing(Action.UPLOAD_CODES)),
                         upload_id,
+                        "" if in_progress else "1",
                         *_pairs(fields),
                     ],
-                ),
-                not_uploadable,
+                )
             )
         except BaseException:
             if in_progress:
                 await self.forget(list_id, upload_id)
             raise
-        return parse_upload(list_id.value, upload_id, {k: str(v) for k, v in fields.items()})
+        record = {k: str(v) for k, v in fields.items()} | {"created_at": str(now)}
+        if not in_progress:
+            record["finished_at"] = str(now)
+        return parse_upload(list_id.value, upload_id, record)
 
     async def get(self, list_id: ListId, upload_id: str) -> Upload | None:
         key = self._keys.list(list_id).upload(upload_id)
@@ -103,7 +97,7 @@ class UploadStore:
         """Newest first, starting after the (created_at, id) cursor `after`."""
         keys = self._keys.list(list_id)
         shown: list[Position] = []
-        async for rows in newest_first(self._redis, keys.uploads, after, limit + 1):
+        async for rows in newest_first(self._scripts, keys.uploads, after, limit + 1):
             shown += rows
             if len(shown) > limit:
                 break
@@ -216,14 +210,13 @@ class UploadStore:
         upload_id: str,
         owner: str,
         status: UploadStatus,
-        now: int,
         fields: Mapping[str, str | int] | None = None,
     ) -> Code:
         keys = self._keys.list(list_id)
         reply = await self._scripts.run(
             "finish_upload",
             [keys.meta, *keys.upload_keys(upload_id)],
-            [owner, status.value, now, *_pairs(fields or {})],
+            [owner, status.value, *_pairs(fields or {})],
         )
         return Code(int(reply[0]))
 

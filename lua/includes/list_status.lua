@@ -1,11 +1,13 @@
 --[[
-  Shared helpers for scripts that check a list's status.
+  Shared helpers for scripts that check a list's status (nowMs: server_ms(), the one clock).
   effective_status(metaKey, nowMs): the stored status, or 'expired' for an active or paused
     list whose expires_at (ms) has passed; false when the list does not exist.
   status_in(status, csv): true when status is one of the comma-separated statuses.
   guard_status(metaKey, nowMs, csv): nil when the list exists and its status is in csv, else
     the reply to return, {-4} or {-5, status, linkedCount}.
 ]]
+-- @include clock
+
 local function effective_status(metaKey, nowMs)
   local fields = redis.call('HMGET', metaKey, 'status', 'expires_at')
   local status = fields[1]

@@ -1,17 +1,13 @@
 --[[
-  Upload leases: one process at a time works on an upload. Times come from the Redis server,
-  so every process sees the same clock.
-  server_ms(): the server's time in epoch milliseconds.
+  Upload leases: one process at a time works on an upload. Times come from the Redis server
+  (server_ms, the one clock), so every process sees the same clock.
   open_upload(uploadKey): {-10} no such upload or {-11} finished; else nil, the lease's owner
     and the end of its lease (ms).
   hold_lease(uploadKey, owner, leaseMs): nil when `owner` holds the upload's lease (which is
     then extended by leaseMs), else the reply to return: {-10}, {-11}, or {-8} another owner
     holds it.
 ]]
-local function server_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- @include clock
 
 local function open_upload(uploadKey)
   local fields = redis.call('HMGET', uploadKey, 'status', 'owner', 'lease_until')
