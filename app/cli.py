@@ -14,6 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.api.auth import admin_token_path, resolve_api_keys
+from app.api.protocol import JsonErrorsProtocol
 from app.config import Settings
 from app.domain.clock import now_ms
 from app.jobs.snapshots import SnapshotJob
@@ -57,7 +58,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=JsonErrorsProtocol,  # httptools, with its own 400s in the JSON error shape
         log_level=settings.log_level,
         access_log=False,
         proxy_headers=False,  # client addresses are never used: skip rewriting them per request

@@ -30,8 +30,10 @@ class Service:
         data_dir: Path,
         workers: int = 1,
         upload_lease_s: float = 10,
+        **settings: str,
     ) -> None:
-        """`redis_url` None: the embedded store."""
+        """`redis_url` None: the embedded store. `settings`: more VOUCHERS_* variables, by
+        their lowercase names."""
         self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VOUCHERS_")},
@@ -41,6 +43,7 @@ class Service:
             "VOUCHERS_UPLOAD_LEASE_S": str(upload_lease_s),
             "VOUCHERS_WORKERS": str(workers),
             "VOUCHERS_API_KEYS": "[" + ",".join(k.model_dump_json() for k in API_KEYS) + "]",
+            **{f"VOUCHERS_{name.upper()}": value for name, value in settings.items()},
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections import Counter
 from typing import Any, cast
+from urllib.parse import quote
 
 import pytest
+from redis.asyncio import Redis
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.app import create_app
+from app.config import Settings
 from app.domain.lists import ListId
 from app.store.keys import Keys
-from tests.conftest import Api
-from tests.state import dump
+from tests.conftest import Api, all_pages, running
+from tests.state import Clock, dump, iso
 
 
 async def stocked(api: Api, codes: int, campaign: str = "c1", **fields: Any) -> str:
@@ -159,11 +166,6 @@ async def test_idempotency_semantics(api: Api) -> None:
     assert (replay.status_code, replay.json()) == (200, {**k1, "replayed": True})
 
 
-async def _server_ms(api: Api) -> int:
-    seconds, micros = await api.redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
 @pytest.mark.parametrize(
     "case", ["unknown", "not_linked", "paused", "expired", "archived", "out_of_codes", "unlinked"]
 )
@@ -180,7 +182,7 @@ async def test_every_refusal_changes_nothing(api: Api, case: str) -> None:
         await api.post(f"/v1/lists/{list_id}/archive")
     elif case == "expired":  # expires_at reached at this very millisecond of the server
         meta = Keys("pv").list(ListId(list_id)).meta
-        await api.redis.hset(meta, "expires_at", await _server_ms(api))
+        await api.redis.hset(meta, "expires_at", await api.store_ms())
     elif case == "unlinked":
         await api.delete(f"/v1/lists/{list_id}/campaigns/c1")
     before = await dump(api.redis)
@@ -202,7 +204,7 @@ async def test_every_refusal_changes_nothing(api: Api, case: str) -> None:
 async def test_a_list_expiring_a_minute_later_still_allocates(api: Api) -> None:
     list_id = await stocked(api, 2)
     meta = Keys("pv").list(ListId(list_id)).meta
-    await api.redis.hset(meta, "expires_at", await _server_ms(api) + 60_000)
+    await api.redis.hset(meta, "expires_at", await api.store_ms() + 60_000)
     assert (await allocate(api, list_id, "u1")).status_code == 201
 
 
@@ -321,3 +323,111 @@ async def test_bad_idempotency_keys(api: Api, key: str) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["details"]["fields"][0]["field"] == "Idempotency-Key"
     assert await dump(api.redis) == before
+
+
+PRINTABLE = [f"X{chr(c)}Y" for c in range(0x21, 0x7F)] + [
+    ".",
+    "..",
+    "/",
+    "a/../b",
+    "%2F",
+    "100%",
+    "?x=1&y=2#z",
+    "caf\u00e9\u20ac",
+    "\u65e5\u672c",
+]
+
+
+async def test_codes_with_any_printable_character_are_reachable(api: Api) -> None:
+    """Every printable code uploads, and its lookup finds it, available or issued: the code
+    is one path segment, percent-encoded ("/" as %2F, and "." as %2E, which keeps a client
+    from dropping a "." or ".." segment)."""
+    await api.make_partner()
+    made = await api.make_list()
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([c] for c in PRINTABLE)
+    done = await api.upload(made["id"], out.getvalue().encode())
+    assert done["codes_uploaded"] == len(PRINTABLE), done
+    await api.put(f"/v1/lists/{made['id']}/campaigns/c1")
+    issued = (await allocate(api, made["id"], "u1")).json()["voucher_code"]
+    for code in PRINTABLE:
+        segment = quote(code, safe="").replace(".", "%2E")
+        found = await api.get(f"/v1/lists/{made['id']}/codes/{segment}")
+        assert found.status_code == 200, code
+        body = found.json()
+        assert body["code"] == code
+        assert body["state"] == ("issued" if code == issued else "available")
+
+
+async def test_one_users_allocations_page_through_the_by_user_index(api: Api) -> None:
+    list_id = await stocked(api, 20)
+    mine = [(await allocate(api, list_id, "u1", key=f"k{n}")).json() for n in range(7)]
+    other = (await allocate(api, list_id, "u2")).json()
+    path = f"/v1/lists/{list_id}/allocations"
+    pages = await all_pages(api, path, 3, user_id="u1")
+    assert [a["voucher_code"] for a in pages] == [m["voucher_code"] for m in mine]
+    assert [a["event_id"] for a in pages] == [m["event_id"] for m in mine]
+    first = (await api.get(path, params={"user_id": "u1", "limit": 3})).json()
+    borrowed = await api.get(path, params={"user_id": "u2", "cursor": first["next_cursor"]})
+    assert borrowed.status_code == 422  # a cursor of u1's pages is not one of u2's
+    theirs = (await api.get(path, params={"user_id": "u2"})).json()
+    assert [a["voucher_code"] for a in theirs["items"]] == [other["voucher_code"]]
+    assert theirs["next_cursor"] is None
+    nobody = (await api.get(path, params={"user_id": "nobody"})).json()
+    assert nobody == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("skew_ms", [-3_600_000, 3_600_000])
+async def test_every_route_judges_expiry_on_the_store_clock(api: Api, skew_ms: int) -> None:
+    """The app's own clock an hour off the store's: every route still agrees with the
+    allocations on the store's clock, before expiry and from its very millisecond on."""
+    api.clock.ms = await api.store_ms() + skew_ms
+    list_id = await stocked(api, 5)
+    meta = Keys("pv").list(ListId(list_id)).meta
+    await api.redis.hset(meta, "expires_at", await api.store_ms() + 60_000)
+    assert (await api.get(f"/v1/lists/{list_id}")).json()["status"] == "active"
+    assert (await allocate(api, list_id, "u1")).status_code == 201
+    assert (await api.put(f"/v1/lists/{list_id}/campaigns/c2")).status_code == 200
+    assert (await api.upload(list_id, b"MORE-1\n"))["status"] == "completed"
+    await api.redis.hset(meta, "expires_at", await api.store_ms())  # expires this millisecond
+    assert (await api.get(f"/v1/lists/{list_id}")).json()["status"] == "expired"
+    listed = (await api.get("/v1/lists", params={"status": "expired"})).json()["items"]
+    assert [i["id"] for i in listed] == [list_id]
+    refused = (await allocate(api, list_id, "u2")).json()["error"]
+    assert (refused["code"], refused["details"]) == ("list_not_active", {"status": "expired"})
+    link = await api.put(f"/v1/lists/{list_id}/campaigns/c3")
+    assert link.json()["error"]["code"] == "list_not_linkable"
+    upload = await api.post(
+        f"/v1/lists/{list_id}/uploads", files={"file": ("a.csv", b"X\n", "text/csv")}
+    )
+    assert upload.json()["error"]["code"] == "list_not_uploadable"
+    pause = await api.post(f"/v1/lists/{list_id}/pause")
+    assert pause.json()["error"]["details"]["status"] == "expired"
+    past = {"expires_at": iso(await api.store_ms() - 1000)}
+    assert (await api.patch(f"/v1/lists/{list_id}", json=past)).status_code == 422
+
+
+async def test_the_hot_route_goes_through_any_middleware_added_to_the_app(
+    redis_client: Redis, settings: Settings, clock: Clock
+) -> None:
+    """POST /v1/allocations skips Starlette's routing for speed, but never what the rest of
+    the app does: with a middleware added, it goes through it like every route."""
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(f"{scope['method']} {scope['path']}")
+            await self.app(scope, receive, send)
+
+    app = create_app(settings, redis=redis_client, clock=clock)
+    app.add_middleware(Recorder)
+    async with running(app) as client:
+        api = Api(client, app, redis_client, clock)
+        list_id = await stocked(api, 2)
+        assert (await allocate(api, list_id, "u1")).status_code == 201
+    assert "POST /v1/allocations" in seen
+    assert f"PUT /v1/lists/{list_id}/campaigns/c1" in seen

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import socket
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from app.domain.lists import ListId
+from app.store.keys import Keys
 from tests.conftest import Api
+from tests.service import running_service
 from tests.state import dump, iso
 
 FUTURE = "2099-01-01T00:00:00Z"
@@ -43,6 +50,11 @@ LIST_CASES: list[tuple[str, Any]] = [
     ("expires_at", "tomorrow"),
     ("expires_at", "2099-01-01T00:00:00"),
     ("expires_at", 4102444800),
+    ("expires_at", "1900000000"),  # digits are not a date
+    ("expires_at", "9999-12-31T23:59:59-14:00"),  # the year 10000 in UTC
+    ("expires_at", "10000-01-01T00:00:00Z"),
+    ("expires_at", "2099-01-01T25:00:00Z"),
+    ("expires_at", "2099-01-01 00:00:00Z"),
     ("expires_at", None),
     ("low_stock_threshold", -1),
     ("low_stock_threshold", "5"),
@@ -80,7 +92,8 @@ async def test_create_list_field_errors(api: Api, field: str, value: Any) -> Non
 async def test_expires_at_now_is_not_the_future(api: Api) -> None:
     await api.make_partner()
     before = await dump(api.redis)
-    response = await api.post("/v1/lists", json={**VALID_LIST, "expires_at": iso(api.clock.ms)})
+    now = iso(await api.store_ms())  # "the future" is the store's, whatever the app's clock
+    response = await api.post("/v1/lists", json={**VALID_LIST, "expires_at": now})
     assert response.status_code == 422
     assert await dump(api.redis) == before
 
@@ -94,6 +107,8 @@ EDIT_CASES: list[tuple[str, Any]] = [
     ("expires_at", None),
     ("expires_at", "2001-01-01T00:00:00Z"),
     ("expires_at", "2099-13-01T00:00:00Z"),
+    ("expires_at", "1900000000"),
+    ("expires_at", "9999-12-31T23:59:59-14:00"),
     ("low_stock_threshold", -5),
     ("low_stock_threshold", "1"),
     ("extra", 1),
@@ -202,3 +217,65 @@ async def test_validation_reports_every_bad_field(api: Api) -> None:
     )
     fields = {f["field"] for f in response.json()["error"]["details"]["fields"]}
     assert fields == {"partner", "tag", "name", "expires_at", "bogus"}
+
+
+async def test_a_stored_time_no_date_can_show_never_breaks_a_read(api: Api) -> None:
+    """A list stored by an older version with an expiry past the year 9999 is shown, with the
+    latest time RFC 3339 can show, instead of failing every read of the listing."""
+    await api.make_partner()
+    made = await api.make_list()
+    meta = Keys("pv").list(ListId(made["id"])).meta
+    await api.redis.hset(meta, "expires_at", 10**16)
+    for response in (await api.get(f"/v1/lists/{made['id']}"), await api.get("/v1/lists")):
+        assert response.status_code == 200
+        assert "9999-12-31T23:59:59.999Z" in response.text
+
+
+async def test_forged_or_borrowed_cursors_are_422(api: Api) -> None:
+    await api.make_partner()
+    made = await api.make_list("Acme", "a")
+    await api.make_list("Acme", "b")
+    page = (await api.get("/v1/lists", params={"limit": 1})).json()
+    cursor = page["next_cursor"]
+    assert (await api.get("/v1/lists", params={"cursor": cursor})).status_code == 200
+    value, _, signature = cursor.partition(".")
+    forged = [
+        value,  # unsigned
+        f"{value}.{signature[::-1]}",  # signed by someone else
+        base64.urlsafe_b64encode(orjson.dumps([0, "zzz"])).decode() + "." + signature,
+        "WzAsInoiXQ",  # [0, "z"] without a signature, as the old cursors were
+    ]
+    for bad in forged:
+        response = await api.get("/v1/lists", params={"cursor": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["error"]["details"]["fields"][0]["field"] == "cursor"
+    # a cursor is good only for the collection that handed it out
+    borrowed = await api.get(f"/v1/lists/{made['id']}/uploads", params={"cursor": cursor})
+    assert borrowed.status_code == 422
+
+
+async def test_a_trailing_slash_is_a_json_404_not_a_redirect(api: Api) -> None:
+    for path in ("/v1/lists/", "/v1/partners/", "/healthz/"):
+        response = await api.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "route_not_found"
+
+
+def test_a_request_the_server_cannot_parse_gets_the_json_error_shape(tmp_path: Path) -> None:
+    """Answers uvicorn gives before the app sees the request (a Content-Length that is not a
+    number, a broken request line) are JSON too."""
+    with running_service(None, tmp_path / "data") as svc:
+        for raw in (
+            b"POST /v1/partners HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n{}",
+            b"POST /v1/partners HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            b"GET /healthz HTTP/1.1 extra\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", svc.port), timeout=10) as sock:
+                sock.sendall(raw)
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), reply
+            assert b"content-type: application/json" in head.lower()
+            assert orjson.loads(body)["error"]["code"] == "malformed_request"

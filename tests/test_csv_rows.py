@@ -48,6 +48,23 @@ def test_quoted_fields() -> None:
 
 @pytest.mark.parametrize(
     ("data", "line"),
+    [(b'A\n"BC\nD\n', 2), (b'"AB"C\n', 1), (b'A\nB\n"AB""\n', 3), (b'"A" "B"', 1)],
+)
+def test_a_quote_left_open_or_text_after_a_closing_quote_fails_the_file(
+    data: bytes, line: int
+) -> None:
+    with pytest.raises(FileRejected) as caught:
+        rows(data)
+    assert caught.value.error is FileError.INVALID_QUOTING
+    assert caught.value.line == line
+
+
+def test_a_quote_inside_an_unquoted_code_is_a_character() -> None:
+    assert rows(b'AB"C\n') == [(1, 'AB"C')]
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
     [(b"A\nB,C\n", 2), (b"A,\n", 1), (b'A\n"x",y\n', 2), (b",\n", 1)],
 )
 def test_more_than_one_field_fails_the_file(data: bytes, line: int) -> None:
@@ -100,7 +117,7 @@ def test_a_huge_single_line_is_one_row() -> None:
 def test_any_bytes_give_rows_or_a_file_error(data: bytes, chunk: int) -> None:
     found = outcome(data, chunk)
     if isinstance(found, FileError):
-        assert found in (FileError.MULTIPLE_COLUMNS, FileError.NOT_UTF8)
+        assert found in (FileError.MULTIPLE_COLUMNS, FileError.NOT_UTF8, FileError.INVALID_QUOTING)
         return
     for line, code in found:
         assert line >= 1

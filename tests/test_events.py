@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from app.domain.lists import ListId
+from app.jobs.relay import EventRelay
 from app.store.events import EventStore
 from app.store.keys import Keys
+from app.store.store import Store
 from tests.conftest import Api
+from tests.redis_server import RedisServer
+from tests.service import Service, all_events, running_service, stock_list, wait_for
 from tests.test_allocations import allocate, stocked
 
 
@@ -160,3 +170,94 @@ async def test_reward_event_properties_survive_any_text(api: Api) -> None:
         "voucherCode": made["voucher_code"],
         "voucherListID": list_id,
     }
+
+
+def in_order_once(events: list[dict[str, Any]]) -> list[str]:
+    """The reward events' ids, each once, in stream order; fails on a duplicate."""
+    ids = [e["id"] for e in events if e["name"] == "Partner Voucher Rewarded"]
+    assert len(ids) == len(set(ids)), "an event was copied twice"
+    return ids
+
+
+def allocation_order(event_id: str) -> tuple[int, int]:
+    return tuple(int(p) for p in event_id.rsplit("-", 2)[1:])  # type: ignore[return-value]
+
+
+async def until_lease_lapsed(api: Api) -> None:
+    """Wait until the relay lease's key has expired in Redis (its time to live, not a task)."""
+    while await api.redis.exists(Keys("pv").relay_lock):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
+async def test_a_relay_that_lost_its_lease_cannot_append_a_stale_page(api: Api) -> None:
+    list_id = await stocked(api, 1200)
+    ids = [(await allocate(api, list_id, f"u{n}")).json()["event_id"] for n in range(1100)]
+    await api.app.state.relay.lease.release()  # the app's own relay steps aside
+    stalled, others = Store(api.redis, "pv"), Store(api.redis, "pv")
+    read, resume = asyncio.Event(), asyncio.Event()
+    real_read = stalled.events._read
+
+    async def read_then_stall(outbox: str, copied: str) -> list[str]:
+        page = await real_read(outbox, copied)
+        read.set()
+        await resume.wait()  # paused past its lease, between reading a page and copying it
+        return page
+
+    stalled.events._read = read_then_stall  # type: ignore[method-assign]
+    first = asyncio.create_task(EventRelay(stalled, lease_ms=150).relay(sweep=True))
+    await read.wait()
+    await until_lease_lapsed(api)
+    second = EventRelay(others, lease_ms=60_000)
+    assert await second.relay(sweep=True) == 1100
+    ids += [(await allocate(api, list_id, f"v{n}")).json()["event_id"] for n in range(20)]
+    assert await second.relay() == 20
+    resume.set()
+    assert await first is None  # its copy was refused: it lost the lease
+    assert in_order_once(await read_all(api)) == ids
+
+
+def event_ids(svc: Service, list_id: str, users: list[str]) -> list[str]:
+    """Allocate a code to each user through the service; the reward events' ids."""
+    body = {"list_id": list_id, "campaign_id": "c1"}
+    return [
+        svc.call("POST", "/v1/allocations", json={**body, "user_id": u}).json()["event_id"]
+        for u in users
+    ]
+
+
+def test_a_relay_process_stopped_past_its_lease_appends_nothing_when_it_resumes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """kill -STOP a relay between reading a page and copying it, let another process relay
+    everything (and more), then kill -CONT it: the stream holds every event once, in order."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    quiet = {"events_relay_interval_s": "3600"}  # its relay runs once, at start-up
+    with running_service(redis_server.url, tmp_path / "data", **quiet) as svc:
+        list_id = stock_list(svc, 1200, "SIG")
+        ids = event_ids(svc, list_id, [f"u{n}" for n in range(600)])
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.delete(Keys("pv").relay_lock)  # the killed service's lease, run out
+    stopped = subprocess.Popen(
+        [sys.executable, "-m", "tests.relay_process", redis_server.url, "300"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stopped.stdout is not None
+        assert stopped.stdout.readline().strip() == "paused"
+        with redis.Redis.from_url(redis_server.url) as client:
+            wait_for(lambda: not client.exists(Keys("pv").relay_lock), "the lease to lapse")
+        with running_service(redis_server.url, tmp_path / "data") as svc:  # another relay
+            wait_for(lambda: len(all_events(svc)) >= 600, "the other relay")
+            ids += event_ids(svc, list_id, [f"v{n}" for n in range(30)])
+            wait_for(lambda: len(all_events(svc)) >= 630, "the other relay")
+            os.kill(stopped.pid, signal.SIGCONT)
+            assert stopped.stdout.readline().strip() == "lost"
+            assert stopped.wait(timeout=30) == 0
+            assert in_order_once(all_events(svc)) == ids
+    finally:
+        stopped.kill()
+        stopped.wait()
+        if stopped.stdout is not None:
+            stopped.stdout.close()

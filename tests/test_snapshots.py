@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from app.config import Settings
 from app.store.connection import embedded as embedded_store
 from app.store.keys import Keys
 from app.store.snapshots import SnapshotError, read_verified
-from tests.conftest import API_KEYS, Api, open_api
+from tests.conftest import API_KEYS, Api, all_pages, open_api
 from tests.state import Clock, dump
 from tests.test_allocations import allocate, stocked
 
@@ -134,8 +135,16 @@ async def test_snapshots_on_demand_are_listed_and_pruned(api: Api) -> None:
     newest = listed[0]
     assert (newest["status"], newest["lists"], newest["codes"]) == ("completed", 4, 33)
     assert newest["size_bytes"] == (job.dir / f"{newest['id']}.jsonl").stat().st_size
+    assert {stat.S_IMODE(f.stat().st_mode) for f in job.dir.glob("*.jsonl")} == {0o600}
     assert not list(job.dir.glob("*.tmp"))
     assert (await api.get("/v1/admin/snapshots", role="viewer")).status_code == 403
+    assert [s["id"] for s in await all_pages(api, "/v1/admin/snapshots", 2)] == [
+        s["id"] for s in listed
+    ]
+    for bad in ({"limit": 0}, {"limit": 501}, {"cursor": "forged"}):
+        refused = await api.get("/v1/admin/snapshots", params=bad)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["details"]["fields"][0]["field"] in bad
 
 
 async def test_the_embedded_store_keeps_its_data_across_restarts(tmp_path: Path) -> None:

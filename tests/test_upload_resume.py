@@ -3,16 +3,20 @@ exact error file."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
+from app.config import Settings
 from app.domain.lists import ListId
 from app.jobs import uploads as upload_jobs
 from app.store.keys import Keys
 from app.store.uploads import Batch
-from tests.conftest import Api
+from tests.conftest import Api, open_api
+from tests.state import Clock
 
 
 class Crash(Exception):
@@ -152,3 +156,37 @@ async def test_an_upload_whose_file_is_gone_fails_instead_of_retrying(api: Api) 
     done = (await api.get(f"/v1/lists/{list_id}/uploads/{upload_id}")).json()
     assert (done["status"], done["errors"]) == ("failed", [{"code": "file_missing", "count": 1}])
     assert await api.redis.hget(keys.meta, "reserved") == "0"
+
+
+async def test_a_stopping_process_gives_its_uploads_and_leases_up(
+    redis_client: Redis, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that shuts down mid-upload gives the upload's lease up (another process
+    resumes it at once, without waiting for the lease to run out), and the relay's lease and
+    the scheduled snapshots' too."""
+    keys = Keys("pv")
+    checking = asyncio.Event()
+    async with open_api(redis_client, settings, clock) as first:
+        list_id = await _setup(first)
+        real_check = upload_jobs.UploadJob._check
+
+        async def stalled_check(job: upload_jobs.UploadJob) -> upload_jobs.Checked:
+            checking.set()
+            await asyncio.Event().wait()  # until the shutdown cancels it
+            return await real_check(job)
+
+        monkeypatch.setattr(upload_jobs.UploadJob, "_check", stalled_check)
+        accepted = await first.upload(list_id, _file()[0], wait=False)
+        await checking.wait()
+        owner = first.app.state.uploads.owner
+        record = keys.list(ListId(list_id)).upload(accepted["id"])
+        assert await redis_client.hget(record, "owner") == owner
+        await first.app.state.snapshots.lease.hold()  # as the scheduled snapshots do
+    monkeypatch.undo()
+    assert await redis_client.hget(record, "owner") is None
+    assert not await redis_client.exists(keys.relay_lock, keys.snapshot_lock)
+    long_lease = settings.model_copy(update={"upload_lease_s": 3600})
+    async with open_api(redis_client, long_lease, clock) as second:  # resumes at start-up
+        await second.app.state.uploads.drain()
+        done = (await second.get(f"/v1/lists/{list_id}/uploads/{accepted['id']}")).json()
+        assert (done["status"], done["codes_uploaded"]) == ("completed", 8_500)

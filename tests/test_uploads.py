@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections import Counter
 from typing import Any, cast
 
@@ -141,6 +142,8 @@ FILE_ERRORS: list[tuple[str, str, bytes, str]] = [
     ("empty_file", "codes.csv", b"code\n\n\r\n", ""),
     ("not_utf8", "codes.csv", PNG, "1"),  # binary
     ("not_utf8", "codes.csv", "A1\r\nA2\r\n".encode("utf-16"), "1"),
+    ("invalid_quoting", "codes.csv", b'A1\n"A2\nA3\n', "2"),  # a quote left open
+    ("invalid_quoting", "codes.csv", b'A1\n"A2"x\n', "2"),  # text after the closing quote
 ]
 
 
@@ -284,6 +287,18 @@ async def test_bad_upload_requests_change_nothing(api: Api) -> None:
             },
             400,
             "malformed_body",
+        ),
+        *(
+            (  # cut short: no closing boundary, so the file may be incomplete
+                {
+                    "content": b"--xyz\r\nContent-Disposition: form-data; name=file; "
+                    b'filename="a.csv"\r\n\r\nA1\nA2\n' + ending,
+                    "headers": {"Content-Type": "multipart/form-data; boundary=xyz"},
+                },
+                400,
+                "malformed_body",
+            )
+            for ending in (b"", b"\r\n--xyz", b"\r\n--xyz-")
         ),
     ]
     for kwargs, status, code in cases:
@@ -433,3 +448,33 @@ async def test_archiving_during_an_upload_stops_it(api: Api) -> None:
     avail, dedupe = await codes_of(api, made["id"])
     assert len(avail) == body["codes_uploaded"]
     assert dedupe == set()
+
+
+async def test_files_holding_codes_are_readable_by_the_service_only(api: Api) -> None:
+    await api.make_partner()
+    made = await api.make_list()
+    await api.upload(made["id"], b"A\nA\n")  # an original and an error file
+    await api.upload(made["id"], b"B\n", name="codes.txt")  # failed at once: its error file
+    folder = api.app.state.files.root / made["id"]
+    files = list(folder.iterdir())
+    assert len(files) == 4
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("known", [b"", b"A\n"], ids=["no-duplicate-in-batch", "one-duplicate"])
+async def test_a_code_in_dedupe_alone_is_taken_as_fresh_and_counted(api: Api, known: bytes) -> None:
+    """dedupe is avail + issued; were a code in it alone (a damaged store), the batch that
+    brings it adds it to avail and counts it, duplicates or not, and the counts stay exact
+    (with no duplicate in the batch this used to fail the batch: RPUSH with nothing)."""
+    await api.make_partner()
+    made = await api.make_list()
+    await api.upload(made["id"], b"A\n")
+    await api.redis.sadd(Keys("pv").list(ListId(made["id"])).dedupe, "GHOST")
+    done = await api.upload(made["id"], known + b"GHOST\nNEW\n")
+    assert done["status"] == "completed", done
+    assert done["codes_uploaded"] == 2
+    assert done["errors"] == ([{"code": "duplicate_code", "count": 1}] if known else [])
+    avail, dedupe = await codes_of(api, made["id"])
+    assert avail == dedupe == {"A", "GHOST", "NEW"}
+    assert await counts(api, made["id"]) == (3, 0, 3)

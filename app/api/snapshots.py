@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.api.routing import Ctx, Router
-from app.api.schemas import SnapshotOut, SnapshotPage, SnapshotStarted
+from app.api.schemas import Page, SnapshotOut, SnapshotPage, SnapshotStarted
 from app.domain.clock import rfc3339
 from app.jobs.snapshots import SnapshotJob
 
@@ -35,10 +35,14 @@ async def create_snapshot(ctx: Ctx) -> SnapshotStarted:
     "/v1/admin/snapshots",
     summary="Snapshots in the data dir, newest first",
     role="admin",
+    query=Page,
     response=SnapshotPage,
-    uses_store=False,
 )
 async def list_snapshots(ctx: Ctx) -> SnapshotPage:
+    page, cursors = ctx.query(Page), await ctx.cursors()
+    after = cursors.name("snapshots", page.cursor)
+    found = [s for s in _job(ctx).list() if after is None or s.id < after]
+    shown = found[: page.limit]
     return SnapshotPage(
         items=[
             SnapshotOut(
@@ -50,7 +54,7 @@ async def list_snapshots(ctx: Ctx) -> SnapshotPage:
                 lists=s.lists,
                 codes=s.codes,
             )
-            for s in _job(ctx).list()
+            for s in shown
         ],
-        next_cursor=None,
+        next_cursor=cursors.encode("snapshots", shown[-1].id) if len(found) > page.limit else None,
     )

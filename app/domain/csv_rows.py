@@ -31,6 +31,7 @@ class FileError(StrEnum):
     NOT_UTF8 = "not_utf8"
     EMPTY_FILE = "empty_file"
     LIST_FULL = "list_full"
+    INVALID_QUOTING = "invalid_quoting"
 
 
 class RowError(StrEnum):
@@ -46,6 +47,9 @@ MESSAGES: dict[str, str] = {
     FileError.NOT_UTF8: "The file is not valid UTF-8.",
     FileError.EMPTY_FILE: "The file holds no codes.",
     FileError.LIST_FULL: "The list would pass 1,000,000 uploaded codes.",
+    FileError.INVALID_QUOTING: (
+        "A row's quotes are not valid CSV: a quoted code ends with a quote and nothing follows it."
+    ),
     RowError.DUPLICATE_IN_FILE: "The code appears earlier in this file.",
     RowError.DUPLICATE_CODE: "The code is already in this partner and tag's list.",
     RowError.INVALID_CHARACTERS: "The code holds whitespace, control or non-printable characters.",
@@ -89,8 +93,13 @@ class Rows:
 
 
 def _field(line: str, line_no: int) -> str:
-    """The one field of a line holding a quote or a comma."""
-    fields = next(csv.reader([line.strip().replace("\x00", "\x01")]), [])
+    """The one field of a line holding a quote or a comma. Quoting is strict RFC 4180: a
+    quote left open, or text after a closing quote, rejects the file (a quote inside an
+    unquoted code is kept as a character, as most CSV readers do)."""
+    try:
+        fields = next(csv.reader([line.strip().replace("\x00", "\x01")], strict=True), [])
+    except csv.Error:
+        raise FileRejected(FileError.INVALID_QUOTING, line_no) from None
     if len(fields) > 1:
         raise FileRejected(FileError.MULTIPLE_COLUMNS, line_no)
     return fields[0].strip() if fields else ""

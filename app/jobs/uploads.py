@@ -8,9 +8,10 @@ An upload goes through two phases, both driven from the file on disk:
   codes and commits the upload's progress atomically; a crash resumes after the last
   committed batch (the check is redone to rebuild the candidates, which is deterministic).
 
-One process at a time holds an upload's lease (Redis server time); a process that dies loses
-it, and any process resumes the upload once the lease has run out: at start-up and on the
-janitor's rounds.
+One process at a time holds an upload's lease (Redis server time); a process that stops gives
+it up, one that dies loses it when it runs out, and any process then resumes the upload: at
+start-up and on the janitor's rounds (which also finish the purge of a deleted list's upload
+records that a crash interrupted).
 """
 
 from __future__ import annotations
@@ -384,10 +385,16 @@ class UploadWorker:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def close(self, grace_s: float = 5.0) -> None:
-        """Stop: jobs still running lose their lease, and whoever runs next resumes them."""
+        """Stop: jobs still running stop and give their lease up, so another process resumes
+        them at once (a process that dies instead loses its lease when it runs out)."""
         self._stopping.set()
+        running = list(self._tasks)
         tasks = [t for t in (self._janitor, *self._tasks.values()) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
+        with contextlib.suppress(*UNAVAILABLE):
+            for key in running:
+                list_part, _, upload_id = key.partition("/")
+                await self.store.uploads.release(ListId(list_part), upload_id, self.owner)

@@ -83,22 +83,26 @@ def _lua_root() -> Traversable:
         return Path(__file__).resolve().parents[2] / "lua"
 
 
-def _source(name: str) -> str:
-    """The script's text with its includes (and theirs) in place, each included once."""
+def expand(text: str) -> str:
+    """Lua text with its includes (and theirs) in place, each included once."""
     root = _lua_root()
     included: set[str] = set()
 
-    def expand(text: str) -> str:
-        def include(match: re.Match[str]) -> str:
-            part = match.group(1)
-            if part in included:
-                return ""
-            included.add(part)
-            return expand((root / "includes" / f"{part}.lua").read_text(encoding="utf-8"))
+    def include(match: re.Match[str]) -> str:
+        part = match.group(1)
+        if part in included:
+            return ""
+        included.add(part)
+        return _INCLUDE.sub(
+            include, (root / "includes" / f"{part}.lua").read_text(encoding="utf-8")
+        )
 
-        return _INCLUDE.sub(include, text)
+    return _INCLUDE.sub(include, text)
 
-    return expand((root / f"{name}.lua").read_text(encoding="utf-8"))
+
+def source(name: str) -> str:
+    """The script `lua/<name>.lua` as Redis runs it."""
+    return expand((_lua_root() / f"{name}.lua").read_text(encoding="utf-8"))
 
 
 SCRIPT_NAMES = (
@@ -114,6 +118,7 @@ SCRIPT_NAMES = (
     "reserve_upload",
     "upload_batch",
     "finish_upload",
+    "release_upload",
     "allocate",
     "hold_lock",
     "read_outbox",
@@ -129,7 +134,7 @@ class Scripts:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._sources = {name: _source(name) for name in SCRIPT_NAMES}
+        self._sources = {name: source(name) for name in SCRIPT_NAMES}
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in self._sources.items()
         }

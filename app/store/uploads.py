@@ -137,6 +137,11 @@ class UploadStore:
         rec = dict(zip(reply[1::2], reply[2::2], strict=True)) if code is Code.OK else {}
         return code, rec
 
+    async def release(self, list_id: ListId, upload_id: str, owner: str) -> Code:
+        """Give the upload's lease up, if `owner` holds it."""
+        key = self._keys.list(list_id).upload(upload_id)
+        return Code(int((await self._scripts.run("release_upload", [key], [owner]))[0]))
+
     async def reserve(
         self,
         list_id: ListId,
