@@ -96,6 +96,7 @@ def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]
         "VOUCHERS_WORKERS": str(workers),
         "VOUCHERS_API_KEYS": KEYS_JSON,
         "VOUCHERS_LOG_LEVEL": os.environ.get("VOUCHERS_LOG_LEVEL", "warning"),
+        "VOUCHERS_SNAPSHOT_ON_SHUTDOWN": "false",  # a benchmark's store is thrown away
     }
     service = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"], env=env, start_new_session=True

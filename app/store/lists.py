@@ -14,7 +14,7 @@ from app.store.paging import Position, newest_first
 from app.store.scripts import Code, Refused, Scripts, raise_for
 
 SCAN_BATCH = 200  # index entries read per round trip when paging with filters
-PURGE_BATCH = 500  # a deleted list's upload records unlinked per round trip
+PURGE_BATCH = 200  # a deleted list's uploads unlinked per step (600 keys: ~0.2 ms of Redis)
 PURGE_GRACE_MS = 60_000  # a purge mark on a list that still exists: a delete in flight, or lost
 LINKED_SHOWN = 100  # campaign ids a refused delete names (with the count of all)
 

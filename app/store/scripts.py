@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -148,6 +149,13 @@ class Scripts:
             return await script(keys=list(keys), args=list(args))
         except NoScriptError:
             return await self._redis.eval(self._sources[name], len(keys), *keys, *args)
+
+    async def queue(
+        self, pipe: Pipeline, name: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> None:
+        """Queue a script call on a pipeline, for loading in bulk (tests and benchmarks seed
+        large stores through the same scripts the service runs)."""
+        await self._scripts[name](keys=list(keys), args=list(args), client=pipe)
 
     async def load_missing(self) -> int:
         """Load every script Redis does not hold; return how many had to be loaded."""
