@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.app import create_app
 from app.config import Settings
 from app.domain.lists import ListId
+from app.store import records
 from app.store.keys import Keys
 from tests.conftest import Api, all_pages, running
 from tests.state import Clock, dump, iso
@@ -431,3 +432,26 @@ async def test_the_hot_route_goes_through_any_middleware_added_to_the_app(
         assert (await allocate(api, list_id, "u1")).status_code == 201
     assert "POST /v1/allocations" in seen
     assert f"PUT /v1/lists/{list_id}/campaigns/c1" in seen
+
+
+async def test_the_issued_record_allocate_lua_writes_is_the_one_records_reads(api: Api) -> None:
+    list_id = await stocked(api, 3)
+    made = [
+        (await allocate(api, list_id, "u1", key="reward-1", source="app")).json(),
+        (await allocate(api, list_id, "u1")).json(),
+    ]
+    issued = Keys("pv").list(ListId(list_id)).issued
+
+    async def record_of(code: str) -> records.IssuedRecord:
+        return records.decode(str(await api.redis.hget(issued, code)))
+
+    for got, scope in zip(made, ["k:reward-1", "u:c1\nu1"], strict=True):
+        record = await record_of(got["voucher_code"])
+        assert record.user_id == "u1"
+        assert record.campaign_id == "c1"
+        assert iso(record.issued_at) == got["issued_at"]
+        assert record.event_id == got["event_id"]
+        assert record.scope == scope
+    assert (await record_of(made[0]["voucher_code"])).source == "app"
+    order = [(await record_of(m["voucher_code"])).order for m in made]
+    assert order == sorted(order)

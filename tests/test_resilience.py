@@ -1,8 +1,10 @@
-"""The store going away: SCRIPT FLUSH, Redis killed and restarted, Redis down at start-up."""
+"""The store going away: SCRIPT FLUSH, Redis killed and restarted, Redis down at start-up;
+and the Redis version the service accepts."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from app.api.app import ENDPOINTS, create_app
 from app.api.openapi import documented_path
 from app.config import Settings
+from app.store.connection import UnsupportedStore, server_supported
 from tests.conftest import API_KEYS, TOKENS, Api, running
 from tests.redis_server import RedisServer
 
@@ -190,3 +194,37 @@ async def test_script_flush_under_load_fails_no_request(api: Api) -> None:
     assert set(statuses) == {201}
     body = (await api.get(f"/v1/lists/{made['id']}")).json()
     assert (body["codes_distributed"], body["codes_available"]) == (300, 100)
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("7.0.0", True),
+        ("7.0.15", True),
+        ("7.4.2", True),
+        ("8.2.1", True),
+        ("10.0.0", True),
+        ("6.2.14", False),
+        ("5.0.7", False),
+        ("seven", False),
+    ],
+)
+def test_only_redis_7_or_newer_is_accepted(version: str, supported: bool) -> None:
+    if supported:
+        server_supported(version)
+    else:
+        with pytest.raises(UnsupportedStore):
+            server_supported(version)
+
+
+async def test_start_up_logs_the_redis_version(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(api_keys=API_KEYS, data_dir=tmp_path, redis_url=redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    version = client.info("server")["redis_version"]
+    client.close()
+    with caplog.at_level(logging.INFO, logger="vouchers"):
+        async with running(create_app(settings)):
+            pass
+    assert f"store: Redis {version}" in caplog.text

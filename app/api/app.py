@@ -26,7 +26,7 @@ from app.domain.clock import now_ms
 from app.jobs.relay import EventRelay
 from app.jobs.snapshots import SnapshotJob
 from app.jobs.uploads import UploadWorker
-from app.store.connection import UNAVAILABLE, connect, connect_blocking
+from app.store.connection import UNAVAILABLE, UnsupportedStore, connect, connect_blocking
 from app.store.files import FileStore
 from app.store.snapshots import SnapshotError, read_verified
 from app.store.store import Store
@@ -124,7 +124,10 @@ def create_app(
             await load_newest(store, snapshot_job)
         try:
             await store.ready()
-            log.info("store: %s", await store.server())  # refuses a Redis older than 7.0
+            log.info("store: %s", await store.server())
+        except UnsupportedStore as exc:
+            log.error("cannot start: %s", exc)
+            raise
         except UNAVAILABLE as exc:  # serve 503s until the store comes back
             log.warning(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__

@@ -1,9 +1,9 @@
 """The issued record: what the `issued` hash holds for a handed-out code.
 
 `lua/allocate.lua` writes it (in Lua, inside the atomic step); this module is the one Python
-place that reads it or writes it (snapshot restore). Layout, fields separated by "\\n" (no
-field can hold one: user ids, campaign ids, sources and idempotency keys refuse control
-characters):
+place that reads it (allocation reads, snapshot restore; a snapshot carries it as it is).
+Layout, fields separated by "\\n" (no field can hold one: user ids, campaign ids, sources and
+idempotency keys refuse control characters):
 
     user id, campaign id, issued_at (epoch ms), event id, source, idempotency scope
 
@@ -25,18 +25,6 @@ class IssuedRecord:
     event_id: str
     source: str
     scope: str  # "k:<Idempotency-Key>" or "u:<campaign>\n<user>": see allocations.scope
-
-    def encode(self) -> str:
-        return SEPARATOR.join(
-            (
-                self.user_id,
-                self.campaign_id,
-                str(self.issued_at),
-                self.event_id,
-                self.source,
-                self.scope,
-            )
-        )
 
     @property
     def order(self) -> tuple[int, int]:

@@ -48,6 +48,7 @@ CHUNK = 1000  # members per batched command: restore writes, HMGETs of the cut, 
 # Members per SSCAN/HSCAN step: 1,000 cost Redis about 0.5 ms a step, 250 about 0.13 ms, and
 # an allocation may wait behind one step.
 SCAN_COUNT = 250
+LISTS_STEP = 100  # list ids per ZSCAN step: their cuts go in one round trip
 # After each step the scan rests PAUSE_RATIO times as long as the step took, so a snapshot
 # takes at most about half of Redis's time and allocations keep the rest.
 PAUSE_RATIO = 1.0
@@ -90,20 +91,48 @@ class _Out:
 
 
 async def _paced(step: Callable[[int], Awaitable[tuple[int, Any]]]) -> AsyncIterator[Any]:
-    """The items of a SCAN-family command, step by step, resting between steps."""
+    """The items of a SCAN-family command, step by step, resting between steps as long as
+    each step took (not counting what the caller does with the items)."""
     cursor = 0
     while True:
         started = time.perf_counter()
         cursor, items = await step(cursor)
+        took = time.perf_counter() - started
         yield items
         if cursor == 0:
             return
-        await asyncio.sleep((time.perf_counter() - started) * PAUSE_RATIO)
+        await asyncio.sleep(took * PAUSE_RATIO)
 
 
 def _position(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq)
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _cut_keys(k: ListKeys) -> list[str]:
+    return [k.meta, k.log, k.outbox, k.avail, k.issued, k.links, k.uploads]
+
+
+async def _write_cut(w: _Out, list_id: str, cut: _ListCut, counts: Counts) -> None:
+    counts.lists += 1
+    counts.codes += len(cut.issued)
+    w.write({"type": "list", "id": list_id, "meta": cut.meta, "links": cut.links})
+    codes = iter(cut.avail)
+    while part := [c for c in itertools.islice(codes, LINE_CODES) if c not in cut.issued]:
+        counts.codes += len(part)
+        w.write({"type": "avail", "id": list_id, "codes": part})
+        await asyncio.sleep(0)  # a line at a time: allocations run in between
+    for part in _chunks(list(cut.issued.items()), LINE_CODES):
+        w.write({"type": "issued", "id": list_id, "records": part})
+        await asyncio.sleep(0)
+    if cut.outbox:
+        w.write({"type": "outbox", "id": list_id, "entries": cut.outbox})
+    for upload in cut.uploads:
+        w.write({"type": "upload", "id": list_id, **upload})
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -133,25 +162,9 @@ class SnapshotStore:
                 if at is not None:
                     w.write({"type": "partner", "name": name, "created_at": int(at)})
         counts = Counts()
-        async for list_id in self._list_ids():
-            cut = await self._cut(ListId(list_id))
-            if cut is None:
-                continue
-            counts.lists += 1
-            counts.codes += len(cut.issued)
-            w.write({"type": "list", "id": list_id, "meta": cut.meta, "links": cut.links})
-            codes = iter(cut.avail)
-            while part := [c for c in itertools.islice(codes, LINE_CODES) if c not in cut.issued]:
-                counts.codes += len(part)
-                w.write({"type": "avail", "id": list_id, "codes": part})
-                await asyncio.sleep(0)  # a line at a time: allocations run in between
-            for part in _chunks(list(cut.issued.items()), LINE_CODES):
-                w.write({"type": "issued", "id": list_id, "records": part})
-                await asyncio.sleep(0)
-            if cut.outbox:
-                w.write({"type": "outbox", "id": list_id, "entries": cut.outbox})
-            for upload in cut.uploads:
-                w.write({"type": "upload", "id": list_id, **upload})
+        async for list_ids in self._list_ids():
+            for list_id, cut in await self._cuts(list_ids):
+                await _write_cut(w, list_id, cut, counts)
         # The event stream last: an event relayed while the lists were read is then in the
         # stream, in its list's outbox, or both (a copy with the same id), never in neither.
         last_id = None
@@ -179,17 +192,39 @@ class SnapshotStore:
             yield members
             start += len(members)
 
-    async def _list_ids(self) -> AsyncIterator[str]:
-        """Every list id once. ZSCAN, because edits reorder the index while a snapshot runs:
-        it returns every entry present throughout (some twice, skipped here)."""
+    async def _list_ids(self) -> AsyncIterator[list[str]]:
+        """Every list id once, a step at a time. ZSCAN, because edits reorder the index while
+        a snapshot runs: it returns every entry present throughout (some twice, skipped)."""
         seen: set[str] = set()
         async for rows in _paced(
-            lambda c: self._redis.zscan(self._keys.lists, c, count=SCAN_COUNT)
+            lambda c: self._redis.zscan(self._keys.lists, c, count=LISTS_STEP)
         ):
-            for list_id, _ in rows:
-                if list_id not in seen:
-                    seen.add(list_id)
-                    yield list_id
+            fresh = [list_id for list_id, _ in rows if list_id not in seen]
+            seen.update(fresh)
+            yield fresh
+
+    async def _cuts(self, list_ids: list[str]) -> list[tuple[str, _ListCut]]:
+        """The lists' cuts: one round trip for the small ones (most lists), each read whole
+        in one atomic step; a larger one is read in steps (`_cut`)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for list_id in list_ids:
+                k = self._keys.list(ListId(list_id))
+                await self._scripts.queue(pipe, "cut_list", _cut_keys(k), [SCAN_COUNT])
+            replies: list[list[Any]] = await pipe.execute()
+        cuts: list[tuple[str, _ListCut]] = []
+        for list_id, reply in zip(list_ids, replies, strict=True):
+            k = self._keys.list(ListId(list_id))
+            cut: _ListCut | None = None
+            if len(reply) == 4 and reply[0]:  # too large to read at once
+                cut = await self._cut(k)
+            elif reply[0]:  # (no meta: deleted since it was listed)
+                meta, _, _, uploads, avail, issued, links, outbox = reply
+                cut = _ListCut(_pairs(meta), _pairs(links), set(avail), _pairs(issued), [])
+                cut.outbox = list(_pairs(outbox).items())
+                cut.uploads = await self._uploads(k) if int(uploads) else []
+            if cut is not None:
+                cuts.append((list_id, cut))
+        return cuts
 
     async def _stream(
         self, key: str, last: str, first: str | None = None
@@ -204,8 +239,10 @@ class SnapshotStore:
             yield rows
             start = f"({rows[-1][0]}"
 
-    async def _cut(self, list_id: ListId) -> _ListCut | None:
-        r, k = self._redis, self._keys.list(list_id)
+    async def _cut(self, k: ListKeys) -> _ListCut | None:
+        """A list too large to read at once: a fence holds its uploads back, its codes are
+        scanned in paced steps while allocations go on, then the cut is taken."""
+        r = self._redis
         await r.set(k.fence, "snapshot", px=FENCE_MS)
         try:
             first = cast(list[tuple[str, Any]], await r.xrevrange(k.log, count=1))
@@ -218,8 +255,8 @@ class SnapshotStore:
             links: dict[str, str] = {}  # not changed by allocations: read beside the cut
             async for found in _paced(lambda c: r.hscan(k.links, c, count=SCAN_COUNT)):
                 links.update(found)
-            meta_flat, last_log, last_outbox = await self._scripts.run(
-                "cut_list", [k.meta, k.log, k.outbox], []
+            meta_flat, last_log, last_outbox, _ = await self._scripts.run(
+                "cut_list", _cut_keys(k), [0]
             )
             if not meta_flat:
                 return None
@@ -231,7 +268,7 @@ class SnapshotStore:
                 async for rows in self._stream(k.outbox, last_outbox):
                     outbox += [(entry_id, fields["e"]) for entry_id, fields in rows]
             return _ListCut(
-                meta=dict(zip(meta_flat[::2], meta_flat[1::2], strict=True)),
+                meta=_pairs(meta_flat),
                 links=links,
                 avail=avail,
                 issued=issued,
