@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(default=0.4, gt=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
     upload_lease_s: float = Field(default=10.0, gt=0)  # a crashed upload resumes after this
+    claim_lease_s: float = Field(default=30.0, gt=0)  # a crashed create frees its tag after this
     upload_concurrency: int = Field(default=2, ge=1)  # uploads processed at once per worker
     max_codes_per_list: int = Field(default=MAX_CODES_PER_LIST, ge=1)
     events_retention: int = Field(default=1_000_000, ge=1000)  # newest events kept

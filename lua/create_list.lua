@@ -1,38 +1,28 @@
 --[[
-  Create a voucher list and claim its (partner, tag), atomically. The list is active; its
-  created_at and updated_at are the server's time.
+  Create a voucher list, active, on its own slot: the second of the three steps that create
+  a list (its (partner, tag) was claimed first, and is confirmed after). created_at and
+  updated_at are the server's time.
   Input:
-    KEYS[1] partner hash
-    KEYS[2] claims hash of the partner's slot
-    KEYS[3] the new list's meta hash
-    ARGV[1] claim field, "<partner>\n<tag>"
-    ARGV[2] list id
-    ARGV[3] expires_at, epoch milliseconds (must be after the server's time)
-    ARGV[4..] more meta field, value pairs (partner, tag, name, description, threshold)
+    KEYS[1] the new list's meta hash
+    KEYS[2] the list's abandoned mark (set when its claim was settled without it)
+    ARGV[1] expires_at, epoch milliseconds (must be after the server's time)
+    ARGV[2..] more meta field, value pairs (partner, tag, name, description, threshold)
   Output:
     {0, now}      created at now (epoch milliseconds)
     {-21}         expires_at is not in the future
-    {-1}          the partner does not exist
-    {-3, listId}  the (partner, tag) is held by the non-archived list listId
+    {-22}         the list was given up (its claim's lease ran out and was settled)
 ]]
 -- @include clock
-local partnerKey, claimsKey, metaKey = KEYS[1], KEYS[2], KEYS[3]
+local metaKey, abandonedKey = KEYS[1], KEYS[2]
 local rcall = redis.call
 local now = server_ms()
-
-if tonumber(ARGV[3]) <= now then
+if tonumber(ARGV[1]) <= now then
   return {-21}
 end
-if rcall('EXISTS', partnerKey) == 0 then
-  return {-1}
+if rcall('EXISTS', abandonedKey) == 1 then
+  return {-22}
 end
-local holder = rcall('HGET', claimsKey, ARGV[1])
-if holder then
-  return {-3, holder}
-end
-rcall('HSET', claimsKey, ARGV[1], ARGV[2])
-rcall('HSET', metaKey, 'expires_at', ARGV[3], 'status', 'active', 'created_at', now,
+rcall('HSET', metaKey, 'expires_at', ARGV[1], 'status', 'active', 'created_at', now,
   'updated_at', now, 'codes_uploaded', 0, 'codes_distributed', 0, 'linked_campaigns', 0,
-  unpack(ARGV, 4))
-rcall('HINCRBY', partnerKey, 'lists', 1)
+  unpack(ARGV, 2))
 return {0, now}

@@ -1,31 +1,26 @@
 --[[
-  Delete a list that is not archived and has no linked campaign: its keys go, its
-  (partner, tag) claim is freed and its partner's count drops. Its id is never reused. Its
-  upload records are left for the caller to unlink afterwards, a page at a time (with no list
-  left, nothing can write to them), so this step costs the same however many uploads the list
-  had.
+  Delete a list that is not archived and has no linked campaign: its keys go; its id is never
+  reused. Freeing its (partner, tag) is the next step, on the partner's slot
+  (release_claim.lua). Its upload records are left for the caller to unlink afterwards, a
+  page at a time (with no list left, nothing can write to them), so this step costs the same
+  however many uploads the list had.
   Input:
     KEYS[1] meta hash
-    KEYS[2] claims hash of the partner's slot
-    KEYS[3] partner hash
-    KEYS[4] links hash
-    KEYS[5] link index zset (campaign ids in byte order)
-    KEYS[6] outbox stream (its events must have been relayed)
-    KEYS[7..] the list's other keys, all unlinked (the uploads index is not among them)
+    KEYS[2] links hash
+    KEYS[3] link index zset (campaign ids in byte order)
+    KEYS[4] outbox stream (its events must have been relayed)
+    KEYS[5..] the list's other keys, all unlinked (the uploads index is not among them)
     ARGV[1] statuses delete is allowed from, comma-separated
-    ARGV[2] claim field, "<partner>\n<tag>"
-    ARGV[3] list id
-    ARGV[4] most linked campaign ids to name in a refusal
+    ARGV[2] most linked campaign ids to name in a refusal
   Output:
     {0}                              deleted
     {-4}                             no such list
     {-5, status, linkedCount}        the current (effective) status does not allow deleting
-    {-6, linkedCount, campaignId...} campaigns are still linked (the first ARGV[4] by id)
+    {-6, linkedCount, campaignId...} campaigns are still linked (the first ARGV[2] by id)
     {-18}                            events wait in the outbox for the relay: retry shortly
 ]]
 -- @include list_status
-local metaKey, claimsKey, partnerKey, linksKey, linkIndexKey, outboxKey = KEYS[1], KEYS[2],
-  KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local metaKey, linksKey, linkIndexKey, outboxKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local rcall = redis.call
 local refused = guard_status(metaKey, server_ms(), ARGV[1])
 if refused then
@@ -33,7 +28,7 @@ if refused then
 end
 local linked = rcall('HLEN', linksKey)
 if linked > 0 then
-  local reply = rcall('ZRANGE', linkIndexKey, 0, tonumber(ARGV[4]) - 1)
+  local reply = rcall('ZRANGE', linkIndexKey, 0, tonumber(ARGV[2]) - 1)
   table.insert(reply, 1, linked)
   table.insert(reply, 1, -6)
   return reply
@@ -41,9 +36,5 @@ end
 if rcall('XLEN', outboxKey) > 0 then
   return {-18}
 end
-if rcall('HGET', claimsKey, ARGV[2]) == ARGV[3] then
-  rcall('HDEL', claimsKey, ARGV[2])
-end
-rcall('HINCRBY', partnerKey, 'lists', -1)
-rcall('UNLINK', metaKey, linksKey, linkIndexKey, outboxKey, unpack(KEYS, 7)) -- a fixed few
+rcall('UNLINK', metaKey, linksKey, linkIndexKey, outboxKey, unpack(KEYS, 5)) -- a fixed few
 return {0}

@@ -23,6 +23,7 @@ from app.api.metrics import Metrics
 from app.api.routing import Endpoint, build_routes, handler
 from app.config import Settings
 from app.domain.clock import now_ms
+from app.jobs.janitor import Janitor
 from app.jobs.relay import EventRelay
 from app.jobs.snapshots import SnapshotJob
 from app.jobs.uploads import UploadWorker
@@ -104,7 +105,12 @@ def create_app(
     owns_store = owns_store or redis is None
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
-    store = Store(client, settings.key_prefix, settings.events_retention)
+    store = Store(
+        client,
+        settings.key_prefix,
+        settings.events_retention,
+        int(settings.claim_lease_s * 1000),
+    )
     blocking = connect_blocking(settings, client) if redis is None else redis
     relay = EventRelay(store, settings.events_relay_interval_s)
     snapshot_job = SnapshotJob(
@@ -117,6 +123,7 @@ def create_app(
     )
     files = FileStore(settings.data_dir)
     uploads = UploadWorker(store, files, settings)
+    janitor = Janitor(store, uploads, settings.upload_lease_s / 2)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -132,7 +139,7 @@ def create_app(
             log.warning(
                 "store not reachable at start-up (%s); serving 503 until it is", type(exc).__name__
             )
-        uploads.start()  # resumes uploads left in progress, then keeps watching
+        janitor.start()  # resumes uploads left in progress, then keeps watching
         await relay.start()  # sweeps every outbox first: nothing left from a crash waits
         snapshot_job.start()
         if redis is None:  # a serving process, not an app a test made inside its own
@@ -142,6 +149,7 @@ def create_app(
         finally:
             await snapshot_job.close(final=settings.snapshot_on_shutdown)
             await relay.close()
+            await janitor.close()
             await uploads.close()
             if owns_store:
                 if blocking is not client:
@@ -159,6 +167,7 @@ def create_app(
     app.state.store = store
     app.state.files = files
     app.state.uploads = uploads
+    app.state.janitor = janitor
     app.state.relay = relay
     app.state.snapshots = snapshot_job
     app.state.blocking = blocking

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.domain.errors import Conflict, NotFound, ServiceError, Unprocessable, validation_error
+from app.domain.errors import (
+    Conflict,
+    NotFound,
+    ServiceError,
+    StoreUnavailable,
+    Unprocessable,
+    validation_error,
+)
 from app.domain.lists import Action, Status, refusal
 from app.store.scripts import Code, Refused
 
@@ -80,6 +87,9 @@ _ERRORS: dict[Code, Callable[[list[str]], ServiceError]] = {
         code="events_pending",
     ),
     Code.EXPIRY_NOT_FUTURE: lambda _: validation_error("expires_at", "must be in the future"),
+    Code.LIST_ABANDONED: lambda _: StoreUnavailable(
+        "The list could not be created in time (the store was slow or failing over); retry."
+    ),
 }
 
 

@@ -111,7 +111,8 @@ def _base36(number: int) -> str:
 
 
 def partner_slot(partner: str) -> str:
-    """The hash tag all of a partner's keys share (collisions only share a slot)."""
+    """The hash tag a partner's record and claims share, and the first part of its lists' ids
+    (partners whose names slug alike share a slot, nothing else)."""
     return slug(partner, 24, "p")
 
 
@@ -129,14 +130,6 @@ class ListId:
     @classmethod
     def parse(cls, value: str) -> ListId | None:
         return cls(value) if _LIST_ID.match(value) else None
-
-    @property
-    def slot(self) -> str:
-        return self.value.split(".", 1)[0]
-
-    @property
-    def rest(self) -> str:
-        return self.value.split(".", 1)[1]
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ An upload goes through two phases, both driven from the file on disk:
 
 One process at a time holds an upload's lease (Redis server time); a process that stops gives
 it up, one that dies loses it when it runs out, and any process then resumes the upload: at
-start-up and on the janitor's rounds (which also finish the purge of a deleted list's upload
-records that a crash interrupted).
+start-up and on the janitor's rounds (app/jobs/janitor.py).
 """
 
 from __future__ import annotations
@@ -326,7 +325,7 @@ class UploadJob:
 
 
 class UploadWorker:
-    """Runs upload jobs in this process and picks up uploads other processes left behind."""
+    """Runs upload jobs in this process; `resume_all` picks up uploads left in progress."""
 
     def __init__(
         self,
@@ -341,8 +340,6 @@ class UploadWorker:
         self.lease_ms = int(lease_s * 1000)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._janitor: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
     def submit(self, list_id: ListId, upload_id: str) -> None:
         key = f"{list_id.value}/{upload_id}"
@@ -366,19 +363,6 @@ class UploadWorker:
         for list_id, upload_id in await self.store.uploads.active():
             self.submit(list_id, upload_id)
 
-    def start(self) -> None:
-        self._janitor = asyncio.create_task(self._janitor_loop(), name="upload janitor")
-
-    async def _janitor_loop(self) -> None:
-        # An Event, not cancellation alone, ends the loop: a client library that swallows a
-        # CancelledError must not keep the janitor (and shutdown) alive.
-        while not self._stopping.is_set():
-            with contextlib.suppress(*UNAVAILABLE):
-                await self.resume_all()
-                await self.store.lists.purge_pending()  # upload records of deleted lists
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.lease_ms / 2000)
-
     async def drain(self) -> None:
         """Wait until every job this process runs has ended (tests, shutdown)."""
         while self._tasks:
@@ -387,9 +371,8 @@ class UploadWorker:
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop: jobs still running stop and give their lease up, so another process resumes
         them at once (a process that dies instead loses its lease when it runs out)."""
-        self._stopping.set()
         running = list(self._tasks)
-        tasks = [t for t in (self._janitor, *self._tasks.values()) if t is not None]
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         if tasks:

@@ -1,9 +1,10 @@
 """The one place key names are built.
 
-Every key of one partner shares the hash tag `{<partner slot>}`, so each Lua script (which may
-touch a partner record, its (partner, tag) claims and one list's keys) runs on one Redis Cluster
-slot. A list id `acme.summer.1z` maps to keys `pv:{acme}.summer.1z:<suffix>`: the familiar
-`pv:{L}:<suffix>` layout with the braces narrowed to the partner part of the id.
+Every key of one list shares the hash tag `{<list id>}` (`pv:{acme.summer.1z}:meta`), so each
+script on a list runs on one Redis Cluster slot, and one partner's lists spread over the
+cluster's masters. A partner's record and its (partner, tag) claims share the hash tag
+`{<partner slug>}`. Creating, archiving and deleting a list touch both slots, in steps that a
+crash between them leaves safe (app/store/claims.py).
 
 Global keys: the partner registry, the list index, the list sequence, the set of uploads in
 progress, the lists whose upload records are being unlinked after a delete, and the event
@@ -34,6 +35,7 @@ class ListKeys:
     log: str  # stream: field c = code, one entry per allocation, in order
     by_user: str  # hash: user -> first code, "<user>\n#" -> more, "<user>\n<i>" -> (i+1)th
     fence: str  # string with a time to live: a snapshot is reading the list's codes
+    abandoned: str  # string: the list's claim was settled without it; it is never created
 
     def fixed(self) -> tuple[str, ...]:
         """Every key of the list but its uploads (their index and one record per upload,
@@ -81,6 +83,8 @@ class Keys:
         self.list_sequence = f"{prefix}:seq:lists"  # counter behind list ids
         self.active_uploads = f"{prefix}:uploads:active"  # set: "<list id>/<upload id>"
         self.purging = f"{prefix}:lists:purging"  # zset: lists being deleted, by when (ms)
+        # zset: claims in the middle of create, archive or delete, by deadline (ms)
+        self.unsettled = f"{prefix}:claims:unsettled"
         self.events = f"{prefix}:{{events}}:stream"  # stream: every list's events
         self.relay_lock = f"{prefix}:{{events}}:relay"  # string: the relay's lease token
         self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
@@ -96,7 +100,7 @@ class Keys:
         return f"{self.prefix}:{{{partner_slot(partner)}}}:claims"
 
     def list(self, list_id: ListId) -> ListKeys:
-        base = f"{self.prefix}:{{{list_id.slot}}}.{list_id.rest}"
+        base = f"{self.prefix}:{{{list_id.value}}}"
         return ListKeys(
             base=base,
             meta=f"{base}:meta",
@@ -111,6 +115,7 @@ class Keys:
             log=f"{base}:log",
             by_user=f"{base}:by-user",
             fence=f"{base}:fence",
+            abandoned=f"{base}:abandoned",
         )
 
 

@@ -1,4 +1,9 @@
-"""Voucher lists: create, read, page through, edit, change status, delete."""
+"""Voucher lists: create, read, page through, edit, change status, delete.
+
+A list's keys live on its own slot, its (partner, tag) claim on its partner's: creating,
+archiving and deleting a list are steps on both, ordered and settled as app/store/claims.py
+describes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from redis.asyncio import Redis
 
 from app.domain.lists import DELETABLE, TARGET, Action, ListId, Status, VoucherList
 from app.domain.lists import statuses_allowing as allowing
-from app.store.keys import Keys, claim_field
+from app.store import faults
+from app.store.claims import ClaimStore
+from app.store.keys import Keys
 from app.store.paging import Position, newest_first
 from app.store.scripts import Code, Refused, Scripts, raise_for
 
@@ -27,12 +34,6 @@ def _csv(statuses: tuple[Status, ...]) -> str:
 
 def _threshold(value: int | None) -> str:
     return "" if value is None else str(value)
-
-
-def server_ms(reply: Any) -> int:
-    """Redis TIME (seconds, microseconds) as epoch milliseconds: the store's one clock."""
-    seconds, micros = reply
-    return int(seconds) * 1000 + int(micros) // 1000
 
 
 def parse_meta(list_id: str, meta: Mapping[str, str], read_at: int) -> VoucherList:
@@ -55,13 +56,24 @@ def parse_meta(list_id: str, meta: Mapping[str, str], read_at: int) -> VoucherLi
     )
 
 
-class ListStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
-        self._redis, self._keys, self._scripts = redis, keys, scripts
+def _read(list_id: str, reply: list[Any]) -> VoucherList | None:
+    """A read_list.lua reply: the list as of the time its server read it."""
+    now, flat = reply
+    return (
+        parse_meta(list_id, dict(zip(flat[::2], flat[1::2], strict=True)), int(now))
+        if flat
+        else None
+    )
 
-    async def now(self) -> int:
-        """The store's clock, epoch milliseconds."""
-        return server_ms(await self._redis.time())
+
+class ListStore:
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, claims: ClaimStore) -> None:
+        self._redis, self._keys, self._scripts, self._claims = redis, keys, scripts, claims
+
+    async def now(self, key: str | None = None) -> int:
+        """The store's clock (epoch ms), as the server of `key` (the list index) reads it."""
+        reply = await self._scripts.run("server_time", [key or self._keys.lists], [])
+        return int(reply[0])
 
     async def create(
         self,
@@ -73,18 +85,18 @@ class ListStore:
         expires_at: int,
         low_stock_threshold: int | None,
     ) -> VoucherList:
-        # Bad input changes nothing, not even the id sequence: the script's first two checks
-        # are made here first (it makes them again, atomically).
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.time()
-            pipe.exists(self._keys.partner(partner))
-            time, partner_exists = await pipe.execute()
-        if expires_at <= server_ms(time):
+        # Bad input changes nothing, not even the id sequence: the first checks are made here,
+        # before anything is written (claim_tag and create_list make them again, atomically).
+        now, partner_exists = await self._scripts.run(
+            "server_time", [self._keys.partner(partner)], []
+        )
+        if expires_at <= int(now):
             raise Refused(Code.EXPIRY_NOT_FUTURE)
-        if not partner_exists:
+        if not int(partner_exists):
             raise Refused(Code.PARTNER_NOT_FOUND)
         sequence = int(await self._redis.incr(self._keys.list_sequence))
         list_id = ListId.generate(partner, tag, sequence)
+        k = self._keys.list(list_id)
         fields: dict[str, str | int] = {
             "partner": partner,
             "tag": tag,
@@ -92,42 +104,38 @@ class ListStore:
             "description": description,
             "low_stock_threshold": _threshold(low_stock_threshold),
         }
+        await self._claims.mark(partner, tag, list_id, int(now))
         # Index first, so a list that exists is always listed (readers skip an entry whose list
         # is gone, and a failed create removes it again). The entry's score is the store's
         # time read above, then the list's updated_at: GT keeps a later edit's if one landed.
-        await self._redis.zadd(self._keys.lists, {list_id.value: server_ms(time)})
+        await self._redis.zadd(self._keys.lists, {list_id.value: int(now)})
         try:
-            (now,) = raise_for(
+            await self._claims.claim(partner, tag, list_id)
+            faults.reached("create:claimed")
+            (created,) = raise_for(
                 await self._scripts.run(
                     "create_list",
-                    [
-                        self._keys.partner(partner),
-                        self._keys.claims(partner),
-                        self._keys.list(list_id).meta,
-                    ],
-                    [
-                        claim_field(partner, tag),
-                        list_id.value,
-                        expires_at,
-                        *(x for pair in fields.items() for x in pair),
-                    ],
+                    [k.meta, k.abandoned],
+                    [expires_at, *(x for pair in fields.items() for x in pair)],
                 )
             )
-        except BaseException:
+            faults.reached("create:created")
+            await self._claims.confirm(partner, tag, list_id)
+        except Refused:
+            await self._claims.release(partner, tag, list_id)  # a claim of ours, if any
             await self._redis.zrem(self._keys.lists, list_id.value)
+            await self._claims.unmark(partner, tag, list_id)
             raise
-        await self._touch(list_id, int(now))
+        await self._claims.unmark(partner, tag, list_id)
+        await self._touch(list_id, int(created))
         meta = {k: str(v) for k, v in fields.items()}
         meta |= {"expires_at": str(expires_at), "status": Status.ACTIVE.value}
-        meta |= {"created_at": str(now), "updated_at": str(now)}
-        return parse_meta(list_id.value, meta, int(now))
+        meta |= {"created_at": str(created), "updated_at": str(created)}
+        return parse_meta(list_id.value, meta, int(created))
 
     async def get(self, list_id: ListId) -> VoucherList | None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self._keys.list(list_id).meta)
-            pipe.time()
-            meta, time = await pipe.execute()
-        return parse_meta(list_id.value, meta, server_ms(time)) if meta else None
+        reply = await self._scripts.run("read_list", [self._keys.list(list_id).meta], [])
+        return _read(list_id.value, reply)
 
     async def page(
         self,
@@ -139,24 +147,23 @@ class ListStore:
     ) -> tuple[list[VoucherList], Position | None]:
         """Lists newest `updated_at` first, starting after the (score, id) cursor `after`.
         `keep` filters; at most `max_scanned` index entries are read per page, so a selective
-        filter may return a short page with a cursor to continue from."""
+        filter may return a short page with a cursor to continue from. Each list is read with
+        the time of the server that judges its status."""
         found: list[VoucherList] = []
         scanned = 0
         last: Position | None = None
-        read_at: int | None = None  # one clock reading for the whole page
         async for rows in newest_first(self._scripts, self._keys.lists, after, SCAN_BATCH):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for _, lid in rows:
-                    pipe.hgetall(self._keys.list(ListId(lid)).meta)
-                if read_at is None:
-                    pipe.time()
+                    await self._scripts.queue(
+                        pipe, "read_list", [self._keys.list(ListId(lid)).meta], []
+                    )
                 replies: list[Any] = await pipe.execute()
-            if read_at is None:
-                read_at = server_ms(replies.pop())
-            for position, meta in zip(rows, replies, strict=True):
+            for position, reply in zip(rows, replies, strict=True):
                 scanned += 1
                 last = position
-                if meta and keep(vl := parse_meta(position[1], meta, read_at)):
+                vl = _read(position[1], reply)
+                if vl is not None and keep(vl):
                     found.append(vl)
                     if len(found) == limit:
                         return found, last
@@ -179,57 +186,55 @@ class ListStore:
         await self._touch(list_id, int(now))
 
     async def transition(self, list_id: ListId, action: Action, current: VoucherList) -> None:
-        keys = self._keys.list(list_id)
-        (now,) = raise_for(
-            await self._scripts.run(
-                "transition_list",
-                [
-                    keys.meta,
-                    self._keys.claims(current.partner),
-                    self._keys.partner(current.partner),
-                    keys.dedupe,
-                ],
-                [
-                    _csv(allowing(action)),
-                    TARGET[action].value,
-                    claim_field(current.partner, current.tag),
-                    list_id.value,
-                ],
+        k = self._keys.list(list_id)
+        archive = TARGET[action] is Status.ARCHIVED
+        partner, tag = current.partner, current.tag
+        if archive:
+            await self._claims.mark(partner, tag, list_id, current.read_at)
+        try:
+            (now,) = raise_for(
+                await self._scripts.run(
+                    "transition_list",
+                    [k.meta, k.dedupe],
+                    [_csv(allowing(action)), TARGET[action].value],
+                )
             )
-        )
+        except Refused:
+            if archive:
+                await self._claims.unmark(partner, tag, list_id)
+            raise
+        if archive:
+            faults.reached("archive:archived")
+            await self._claims.release(partner, tag, list_id)
+            await self._claims.unmark(partner, tag, list_id)
         await self._touch(list_id, int(now))
 
     async def delete(self, list_id: ListId, current: VoucherList) -> None:
         """Delete the list in one atomic step (whose cost does not grow with its history),
-        then unlink its upload records a page at a time. The list is marked as purging first,
-        so a crash in between leaves work that `purge_pending` finishes."""
-        keys = self._keys.list(list_id)
-        await self._redis.zadd(self._keys.purging, {list_id.value: await self.now()})
+        free its (partner, tag), then unlink its upload records a page at a time. Marks first,
+        so a crash in between leaves work that the janitor finishes (`purge_pending`, and the
+        claims' `settle_due`)."""
+        k = self._keys.list(list_id)
+        first = (k.meta, k.links, k.link_index, k.outbox)
+        partner, tag = current.partner, current.tag
+        await self._redis.zadd(self._keys.purging, {list_id.value: current.read_at})
+        await self._claims.mark(partner, tag, list_id, current.read_at)
         try:
             raise_for(
                 await self._scripts.run(
                     "delete_list",
-                    [
-                        keys.meta,
-                        self._keys.claims(current.partner),
-                        self._keys.partner(current.partner),
-                        keys.links,
-                        keys.link_index,
-                        keys.outbox,
-                        *(k for k in keys.fixed() if k not in (keys.meta, keys.links)),
-                    ],
-                    [
-                        _csv(DELETABLE),
-                        claim_field(current.partner, current.tag),
-                        list_id.value,
-                        LINKED_SHOWN,
-                    ],
+                    [*first, *(key for key in k.fixed() if key not in first)],
+                    [_csv(DELETABLE), LINKED_SHOWN],
                 )
             )
         except Refused:
             await self._redis.zrem(self._keys.purging, list_id.value)
+            await self._claims.unmark(partner, tag, list_id)
             raise
+        faults.reached("delete:deleted")
         await self._redis.zrem(self._keys.lists, list_id.value)
+        await self._claims.release(partner, tag, list_id)
+        await self._claims.unmark(partner, tag, list_id)
         await self._purge(list_id)
 
     async def _purge(self, list_id: ListId) -> None:
@@ -245,7 +250,7 @@ class ListStore:
     async def purge_pending(self) -> None:
         """Finish the purges a crash interrupted; drop the marks of deletes that were refused
         or never ran (the list still exists a while after the mark)."""
-        now = await self.now()
+        now = await self.now(self._keys.purging)
         marks = cast(
             list[tuple[str, float]],
             await self._redis.zrange(self._keys.purging, 0, -1, withscores=True),

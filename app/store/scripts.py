@@ -51,6 +51,7 @@ class Code(IntEnum):
     EVENTS_PENDING = -18
     FENCED = -19
     EXPIRY_NOT_FUTURE = -21
+    LIST_ABANDONED = -22
 
 
 class Refused(Exception):
@@ -109,6 +110,12 @@ def source(name: str) -> str:
 SCRIPT_NAMES = (
     "create_partner",
     "create_list",
+    "claim_tag",
+    "confirm_claim",
+    "release_claim",
+    "abandon_list",
+    "server_time",
+    "read_list",
     "edit_list",
     "transition_list",
     "delete_list",

@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from app.domain.lists import ListId
 from app.store import records
 from app.store.allocations import user_fields
-from app.store.keys import Keys, ListKeys
+from app.store.keys import Keys, ListKeys, claim_field
 from app.store.scripts import Scripts
 
 FORMAT = "partner-vouchers-snapshot"
@@ -467,7 +467,7 @@ class SnapshotLoader:
         await r.zadd(self._keys.lists, {s.id.value: int(s.meta["updated_at"])})
         if not s.archived:
             partner, tag = s.meta["partner"], s.meta["tag"]
-            await r.hset(self._keys.claims(partner), f"{partner}\n{tag}", s.id.value)
+            await r.hset(self._keys.claims(partner), claim_field(partner, tag), s.id.value)
             partner_lists[partner] = partner_lists.get(partner, 0) + 1
         for group in _chunks(s.avail, CHUNK * PIPELINED):
             async with r.pipeline(transaction=False) as pipe:

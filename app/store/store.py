@@ -10,6 +10,7 @@ from redis.exceptions import ResponseError
 from app.store.allocations import AllocationStore
 from app.store.batching import AllocationBatcher
 from app.store.campaigns import CampaignStore
+from app.store.claims import ClaimStore
 from app.store.connection import server_supported
 from app.store.events import EventStore
 from app.store.keys import Keys
@@ -21,12 +22,19 @@ from app.store.uploads import UploadStore
 
 
 class Store:
-    def __init__(self, redis: Redis, prefix: str, event_retention: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        event_retention: int = 1_000_000,
+        claim_lease_ms: int = 30_000,
+    ) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
         self.partners = PartnerStore(redis, self.keys, self.scripts)
-        self.lists = ListStore(redis, self.keys, self.scripts)
+        self.claims = ClaimStore(redis, self.keys, self.scripts, claim_lease_ms)
+        self.lists = ListStore(redis, self.keys, self.scripts, self.claims)
         self.campaigns = CampaignStore(redis, self.keys, self.scripts)
         self.uploads = UploadStore(redis, self.keys, self.scripts)
         self.allocations = AllocationStore(redis, self.keys, self.scripts)

@@ -1,0 +1,25 @@
+--[[
+  Free a (partner, tag) held by a list that was archived or deleted (or never created): the
+  last step of archiving or deleting it. A confirmed claim also takes the list off its
+  partner's count. A claim held by another list is left alone.
+  Input:
+    KEYS[1] partner hash
+    KEYS[2] claims hash of the partner
+    ARGV[1] claim field
+    ARGV[2] list id
+  Output:
+    {0, freed}   freed: 1 when the list held the claim, 0 when it did not
+]]
+local partnerKey, claimsKey = KEYS[1], KEYS[2]
+local rcall = redis.call
+local held = rcall('HGET', claimsKey, ARGV[1])
+if held == ARGV[2] then
+  rcall('HDEL', claimsKey, ARGV[1])
+  rcall('HINCRBY', partnerKey, 'lists', -1)
+  return {0, 1}
+end
+if held and string.sub(held, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+  rcall('HDEL', claimsKey, ARGV[1])
+  return {0, 1}
+end
+return {0, 0}
