@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VOUCHERS_", extra="ignore")
 
     redis_url: str | None = None  # unset: the embedded in-process store
+    redis_cluster: Literal["auto", "true", "false"] = "auto"  # auto: ask the node
     data_dir: Path = Path("./data")
     key_prefix: str = Field(default="pv", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     api_keys: list[ApiKey] | None = None  # JSON; unset: an admin token kept in the data dir

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import LINKABLE, Action, ListId, statuses_allowing
 from app.store.keys import claim_field
+from app.store.scripts import Call
 from app.store.store import Store
 
 BATCH = 1000  # script calls per pipeline
@@ -20,13 +19,6 @@ YEAR_MS = 365 * 86_400_000
 def _chunks(n: int) -> Iterator[range]:
     for start in range(0, n, BATCH):
         yield range(start, min(n, start + BATCH))
-
-
-async def _execute(redis: Redis, queue: Any) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        await queue(pipe)
-        replies: list[Any] = await pipe.execute()
-    return replies
 
 
 async def lists(store: Store, partner: str, n: int) -> list[str]:
@@ -73,21 +65,13 @@ async def uploads(store: Store, list_id: ListId, n: int) -> None:
     k = store.keys.list(list_id)
     statuses = ",".join(s.value for s in statuses_allowing(Action.UPLOAD_CODES))
     for chunk in _chunks(n):
-
-        async def create(pipe: Any, chunk: range = chunk) -> None:
-            for i in chunk:
-                upload_id = f"seed{i:07d}"
-                await store.scripts.queue(
-                    pipe,
-                    "create_upload",
-                    [k.meta, k.uploads, k.upload(upload_id)],
-                    [
-                        *(statuses, upload_id, "1", "status", "failed", "uploaded_by", "seed"),
-                        *("file_name", f"{upload_id}.txt", "phase", "done", "failure", "not_csv"),
-                    ],
-                )
-
-        assert all(int(reply[0]) == 0 for reply in await _execute(store.redis, create))
+        calls: list[Call] = []
+        for i in chunk:
+            upload_id = f"seed{i:07d}"
+            args = [statuses, upload_id, "1", "status", "failed", "uploaded_by", "seed"]
+            args += ["file_name", f"{upload_id}.txt", "phase", "done", "failure", "not_csv"]
+            calls.append(("create_upload", [k.meta, k.uploads, k.upload(upload_id)], args))
+        assert all(int(reply[0]) == 0 for reply in await store.scripts.run_many(calls))
 
 
 async def links(store: Store, list_id: ListId, n: int) -> list[str]:
@@ -96,12 +80,9 @@ async def links(store: Store, list_id: ListId, n: int) -> list[str]:
     statuses = ",".join(s.value for s in LINKABLE)
     campaigns = [f"c{i:07d}" for i in range(n)]
     for chunk in _chunks(n):
-
-        async def link(pipe: Any, chunk: range = chunk) -> None:
-            for i in chunk:
-                await store.scripts.queue(
-                    pipe, "link_campaign", [k.meta, k.links, k.link_index], [statuses, campaigns[i]]
-                )
-
-        assert all(int(reply[0]) == 0 for reply in await _execute(store.redis, link))
+        calls: list[Call] = [
+            ("link_campaign", [k.meta, k.links, k.link_index], [statuses, campaigns[i]])
+            for i in chunk
+        ]
+        assert all(int(reply[0]) == 0 for reply in await store.scripts.run_many(calls))
     return campaigns

@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from app.api.app import create_app
 from app.config import ApiKey, Role, Settings
-from app.store.connection import connect, embedded
+from app.store.connection import Client, connect, embedded
+from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer, redis_server_required
 from tests.state import DAY_MS, Clock, iso
 
@@ -58,7 +58,19 @@ def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.fixture(params=["redis", "fake"])
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One real Redis Cluster (3 masters, 3 replicas) for the session; each test starts from
+    an empty one."""
+    if shutil.which("redis-server") is None:
+        if redis_server_required():
+            pytest.fail("redis-server is not on the PATH; CI needs the real one")
+        pytest.skip("redis-server is not on the PATH")
+    with RedisCluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["redis", "fake", "cluster"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -66,11 +78,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def redis_client(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Redis]:
+) -> AsyncIterator[Client]:
+    client: Client
     if backend == "fake":
         client = embedded()
     else:
-        server: RedisServer = request.getfixturevalue("redis_server")
+        name = "redis_server" if backend == "redis" else "redis_cluster"
+        server: RedisServer | RedisCluster = request.getfixturevalue(name)
         client = connect(Settings(redis_url=server.url, data_dir=tmp_path))
         await client.flushall(asynchronous=True)  # a 1M-code list takes longer to free
         await client.script_flush()
@@ -86,7 +100,7 @@ class Api:
 
     client: httpx.AsyncClient
     app: Starlette
-    redis: Redis
+    redis: Client
     clock: Clock
 
     async def call(
@@ -200,7 +214,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_api(
-    redis: Redis, settings: Settings, clock: Clock, own_store: bool = False
+    redis: Client, settings: Settings, clock: Clock, own_store: bool = False
 ) -> AsyncIterator[Api]:
     """The app on `redis`; with `own_store`, the app treats it as its own (embedded) store:
     it loads the newest snapshot at start-up and closes the client at shutdown."""
@@ -210,7 +224,7 @@ async def open_api(
 
 
 @pytest.fixture
-async def api(redis_client: Redis, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
+async def api(redis_client: Client, settings: Settings, clock: Clock) -> AsyncIterator[Api]:
     async with open_api(redis_client, settings, clock) as opened:
         yield opened
 

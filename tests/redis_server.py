@@ -20,9 +20,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *extra: str) -> None:
+    def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
         self.directory = directory
-        self.port = free_port()
+        self.port = port or free_port()
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from app.domain.clock import now_ms, rfc3339
+from app.store.connection import Client
 from app.store.keys import Keys
 
 DAY_MS = 86_400_000
@@ -33,7 +32,7 @@ class Clock:
 NOT_DATA = {Keys("pv").relay_lock}
 
 
-async def dump(redis: Redis) -> dict[str, Any]:
+async def dump(redis: Client) -> dict[str, Any]:
     """Every key with its type and full content: two equal dumps mean nothing changed."""
     out: dict[str, Any] = {}
     async for key in redis.scan_iter(count=1000):

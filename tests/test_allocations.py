@@ -10,13 +10,13 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
-from redis.asyncio import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.app import create_app
 from app.config import Settings
 from app.domain.lists import ListId
 from app.store import records
+from app.store.connection import Client
 from app.store.keys import Keys
 from tests.conftest import Api, all_pages, running
 from tests.state import Clock, dump, iso
@@ -409,7 +409,7 @@ async def test_every_route_judges_expiry_on_the_store_clock(api: Api, skew_ms: i
 
 
 async def test_the_hot_route_goes_through_any_middleware_added_to_the_app(
-    redis_client: Redis, settings: Settings, clock: Clock
+    redis_client: Client, settings: Settings, clock: Clock
 ) -> None:
     """POST /v1/allocations skips Starlette's routing for speed, but never what the rest of
     the app does: with a middleware added, it goes through it like every route."""

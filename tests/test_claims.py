@@ -11,11 +11,11 @@ from typing import Any, cast
 import httpx
 import pytest
 import redis
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.lists import ListId
 from app.store import faults
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.scripts import Code
 from tests.conftest import Api, open_api, until_store_time
@@ -32,7 +32,7 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-async def quick(redis_client: Redis, settings: Settings, clock: Clock) -> Any:
+async def quick(redis_client: Client, settings: Settings, clock: Clock) -> Any:
     """The API with a claim lease of 0.2 s (a crashed create's tag settles soon after)."""
     async with open_api(
         redis_client, settings.model_copy(update={"claim_lease_s": 0.2}), clock

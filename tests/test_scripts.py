@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from app.domain.lists import Status, effective_status
+from app.store.connection import Client
 from app.store.scripts import SCRIPT_NAMES, Code, expand
 
 LUA = Path(__file__).resolve().parents[1] / "lua"
@@ -69,7 +69,7 @@ return effective_status(KEYS[1], tonumber(ARGV[1])) or ''"""
 
 @pytest.mark.parametrize("stored", [Status.ACTIVE, Status.PAUSED, Status.ARCHIVED])
 async def test_lua_and_python_judge_expiry_alike_to_the_millisecond(
-    redis_client: Redis, stored: Status
+    redis_client: Client, stored: Status
 ) -> None:
     """The scripts (lua/includes/list_status.lua) and the rendering (app/domain/lists.py) put
     the boundary in the same place: at expires_at exactly, a list is expired."""

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.lists import ListId
 from app.jobs import uploads as upload_jobs
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.uploads import Batch
 from tests.conftest import Api, open_api
@@ -159,7 +159,7 @@ async def test_an_upload_whose_file_is_gone_fails_instead_of_retrying(api: Api) 
 
 
 async def test_a_stopping_process_gives_its_uploads_and_leases_up(
-    redis_client: Redis, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    redis_client: Client, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process that shuts down mid-upload gives the upload's lease up (another process
     resumes it at once, without waiting for the lease to run out), and the relay's lease and

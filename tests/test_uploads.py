@@ -8,10 +8,10 @@ from collections import Counter
 from typing import Any, cast
 
 import pytest
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.lists import ListId
+from app.store.connection import Client
 from app.store.keys import Keys
 from tests.conftest import Api, all_pages, open_api, until_store_time
 from tests.state import Clock, dump
@@ -173,7 +173,7 @@ async def test_file_level_errors_add_nothing(
 
 
 async def test_list_full_counts_fresh_codes_only(
-    redis_client: Redis, settings: Settings, clock: Clock
+    redis_client: Client, settings: Settings, clock: Clock
 ) -> None:
     async with open_api(
         redis_client, settings.model_copy(update={"max_codes_per_list": 5}), clock
@@ -194,7 +194,7 @@ async def test_list_full_counts_fresh_codes_only(
 
 
 async def test_concurrent_uploads_never_pass_the_limit(
-    redis_client: Redis, settings: Settings, clock: Clock
+    redis_client: Client, settings: Settings, clock: Clock
 ) -> None:
     async with open_api(
         redis_client, settings.model_copy(update={"max_codes_per_list": 100}), clock

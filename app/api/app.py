@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -27,7 +26,7 @@ from app.jobs.janitor import Janitor
 from app.jobs.relay import EventRelay
 from app.jobs.snapshots import SnapshotJob
 from app.jobs.uploads import UploadWorker
-from app.store.connection import UNAVAILABLE, UnsupportedStore, connect, connect_blocking
+from app.store.connection import UNAVAILABLE, Client, UnsupportedStore, connect, connect_blocking
 from app.store.files import FileStore
 from app.store.snapshots import SnapshotError, read_verified
 from app.store.store import Store
@@ -94,7 +93,7 @@ async def load_newest(store: Store, job: SnapshotJob) -> None:
 
 def create_app(
     settings: Settings | None = None,
-    redis: Redis | None = None,
+    redis: Client | None = None,
     clock: Callable[[], int] = now_ms,
     owns_store: bool = False,
 ) -> Starlette:

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import ListId
 from app.store import records
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.scripts import Code, Refused, Scripts, outcome
 
@@ -54,7 +53,7 @@ def user_fields(user_id: str, start: int, stop: int) -> list[str]:
 
 
 class AllocationStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
     async def allocate_many(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import LINKABLE, ListId
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.scripts import Scripts, raise_for
 
@@ -20,7 +19,7 @@ class Link:
 
 
 class CampaignStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
     async def link(self, list_id: ListId, campaign_id: str) -> Link:

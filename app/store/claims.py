@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import ListId, Status
+from app.store.connection import Client
 from app.store.keys import Keys, claim_field
 from app.store.scripts import Code, Refused, Scripts, raise_for
 
@@ -38,7 +37,7 @@ def _mark(partner: str, tag: str, list_id: ListId) -> str:
 
 
 class ClaimStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, lease_ms: int) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts, lease_ms: int) -> None:
         """`lease_ms`: how long a create may take between its first step and its last; a
         claim left pending longer (its process died) is settled by whoever meets it next."""
         self._redis, self._keys, self._scripts = redis, keys, scripts

@@ -1,17 +1,43 @@
-"""Redis clients: a real server from VOUCHERS_REDIS_URL, or the embedded in-process store."""
+"""Redis clients: one Redis or a Redis Cluster from VOUCHERS_REDIS_URL, or the embedded
+in-process store."""
 
 from __future__ import annotations
 
+import logging
+
 import fakeredis
+import redis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import (
+    ClusterDownError,
+    ConnectionError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TimeoutError,
+    TryAgainError,
+)
 
 from app.config import Settings
 
-# Errors meaning "the store is not reachable right now" (BusyLoadingError is a ConnectionError).
-UNAVAILABLE = (ConnectionError, TimeoutError, OSError)
+log = logging.getLogger("vouchers.store")
+
+Client = Redis | RedisCluster  # one Redis (the embedded store is one too) or a Redis Cluster
+
+# Errors meaning "the store is not reachable right now": Redis down (BusyLoadingError is a
+# ConnectionError), or a cluster whose slot is not served while a replica takes over.
+UNAVAILABLE = (
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    ClusterDownError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+CLUSTER_POOL_FACTOR = 8  # a cluster node's connections: this times VOUCHERS_REDIS_POOL_SIZE
 OLDEST_REDIS = (7, 0)  # the scripts use commands and semantics of Redis 7 (SMISMEMBER, XADD ...)
 
 
@@ -31,38 +57,64 @@ def server_supported(version: str) -> None:
         raise UnsupportedStore(f"Redis {version} is older than {oldest}, the oldest supported")
 
 
-def connect(settings: Settings) -> Redis:
+def is_cluster(settings: Settings) -> bool:
+    """VOUCHERS_REDIS_CLUSTER: true, false, or auto (ask the node whether it runs in cluster
+    mode; a node that does not answer is taken for one Redis, and the log says so)."""
+    if settings.redis_cluster != "auto":
+        return settings.redis_cluster == "true"
+    assert settings.redis_url is not None
+    timeout = settings.redis_timeout_s
+    try:
+        with redis.Redis.from_url(
+            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+        ) as node:
+            return bool(node.info("cluster").get("cluster_enabled"))
+    except redis.RedisError as exc:
+        log.warning(
+            "Redis did not answer whether it runs a cluster (%s): taken for one Redis; set "
+            "VOUCHERS_REDIS_CLUSTER=true for a cluster",
+            type(exc).__name__,
+        )
+        return False
+
+
+def connect(settings: Settings, read_timeout_s: float | None = None) -> Client:
+    """The store's client. `read_timeout_s` overrides the read timeout (long polls)."""
     if settings.redis_url is None:
         return embedded()
+    timeout = settings.redis_timeout_s
+    options = {
+        "socket_timeout": read_timeout_s or timeout,
+        "socket_connect_timeout": timeout,
+        # One immediate retry on a fresh connection covers a pooled socket that died with a
+        # Redis restart; more would push a 503 for a Redis that is down past one second.
+        "retry": Retry(NoBackoff(), 1),
+        "decode_responses": True,
+    }
+    if is_cluster(settings):
+        return RedisCluster.from_url(
+            settings.redis_url,
+            # per node; the cluster client opens connections as it needs them and does not
+            # wait for a free one, so it gets room for bursts of concurrent requests
+            max_connections=settings.redis_pool_size * CLUSTER_POOL_FACTOR,
+            require_full_coverage=True,
+            **options,
+        )
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_pool_size,
-        timeout=settings.redis_timeout_s,  # wait for a free connection at most this long
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-        # One immediate retry on a fresh connection covers a pooled socket that died with a
-        # Redis restart; more would push a 503 for a Redis that is down past one second.
-        retry=Retry(NoBackoff(), 1),
-        decode_responses=True,
+        timeout=timeout,  # wait for a free connection at most this long
+        **options,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
-def connect_blocking(settings: Settings, shared: Redis) -> Redis:
-    """A client for long polls (XREAD BLOCK up to 30 s): its own small pool with a read
+def connect_blocking(settings: Settings, shared: Client) -> Client:
+    """A client for long polls (XREAD BLOCK up to 30 s): its own connections with a read
     timeout longer than any wait; connecting still fails fast when Redis is down."""
     if settings.redis_url is None:
         return shared  # the embedded store serves blocking reads in-process
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=32,
-        timeout=settings.redis_timeout_s,
-        socket_timeout=31.0,
-        socket_connect_timeout=settings.redis_timeout_s,
-        retry=Retry(NoBackoff(), 1),
-        decode_responses=True,
-    )
-    return Redis.from_pool(pool)
+    return connect(settings.model_copy(update={"redis_pool_size": 32}), read_timeout_s=31.0)
 
 
 def embedded() -> Redis:

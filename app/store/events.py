@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import ListId
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.leases import Lease
 from app.store.scripts import Scripts, raise_for
@@ -22,7 +21,7 @@ class StoredEvent:
 
 
 class EventStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, retention: int) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts, retention: int) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
         self._retention = retention
 
@@ -69,7 +68,7 @@ class EventStore:
         return cast(list[str], reply)
 
     async def read(
-        self, after: str | None, limit: int, wait_ms: int, blocking: Redis
+        self, after: str | None, limit: int, wait_ms: int, blocking: Client
     ) -> list[StoredEvent]:
         """Events after the position `after` (from the oldest retained without one); with
         `wait_ms`, wait that long for the first one on the `blocking` client."""

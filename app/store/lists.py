@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import DELETABLE, TARGET, Action, ListId, Status, VoucherList
 from app.domain.lists import statuses_allowing as allowing
 from app.store import faults
 from app.store.claims import ClaimStore
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.paging import Position, newest_first
 from app.store.scripts import Code, Refused, Scripts, raise_for
@@ -67,7 +66,7 @@ def _read(list_id: str, reply: list[Any]) -> VoucherList | None:
 
 
 class ListStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, claims: ClaimStore) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts, claims: ClaimStore) -> None:
         self._redis, self._keys, self._scripts, self._claims = redis, keys, scripts, claims
 
     async def now(self, key: str | None = None) -> int:
@@ -153,12 +152,9 @@ class ListStore:
         scanned = 0
         last: Position | None = None
         async for rows in newest_first(self._scripts, self._keys.lists, after, SCAN_BATCH):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for _, lid in rows:
-                    await self._scripts.queue(
-                        pipe, "read_list", [self._keys.list(ListId(lid)).meta], []
-                    )
-                replies: list[Any] = await pipe.execute()
+            replies = await self._scripts.run_many(
+                [("read_list", [self._keys.list(ListId(lid)).meta], []) for _, lid in rows]
+            )
             for position, reply in zip(rows, replies, strict=True):
                 scanned += 1
                 last = position

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.scripts import Scripts, raise_for
 
@@ -19,7 +18,7 @@ class Partner:
 
 
 class PartnerStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
     async def create(self, name: str) -> Partner:

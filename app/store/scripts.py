@@ -9,6 +9,7 @@ retries. A refusal is raised as `Refused` (an outcome with its code); the API wo
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from enum import IntEnum
@@ -17,10 +18,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+from app.store.connection import Client
+
+CLUSTER_IN_FLIGHT = 32  # a batch's script calls sent at once on a cluster
+Call = tuple[str, Sequence[str], Sequence[Any]]  # a script's name, its keys, its arguments
 
 _INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
 
@@ -140,7 +145,7 @@ SCRIPT_NAMES = (
 class Scripts:
     """One `Script` object per `lua/*.lua` file, registered on one client."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self._redis = redis
         self._sources = {name: source(name) for name in SCRIPT_NAMES}
         self._scripts: dict[str, AsyncScript] = {
@@ -157,12 +162,29 @@ class Scripts:
         except NoScriptError:
             return await self._redis.eval(self._sources[name], len(keys), *keys, *args)
 
-    async def queue(
-        self, pipe: Pipeline, name: str, keys: Sequence[str], args: Sequence[Any]
-    ) -> None:
-        """Queue a script call on a pipeline, for loading in bulk (tests and benchmarks seed
-        large stores through the same scripts the service runs)."""
-        await self._scripts[name](keys=list(keys), args=list(args), client=pipe)
+    async def run_many(self, calls: Sequence[Call]) -> list[Any]:
+        """Several script calls in one round trip, their replies in order. Only for calls that are safe to send twice (reads, idempotent writes): on
+        NOSCRIPT (a server restarted or failed over) the scripts are loaded and the whole
+        batch is sent again. (A cluster pipeline refuses scripts: there the calls go at once,
+        each on its own, and the client spreads them over the nodes' connections.)"""
+        replies: list[Any] = []
+        if isinstance(self._redis, RedisCluster):
+            for start in range(0, len(calls), CLUSTER_IN_FLIGHT):
+                chunk = calls[start : start + CLUSTER_IN_FLIGHT]
+                replies += await asyncio.gather(*(self.run(*call) for call in chunk))
+            return replies
+        for attempt in range(2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for name, keys, args in calls:
+                        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+                    replies = await pipe.execute()
+                    return replies
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self.load_missing()
+        raise AssertionError("unreachable")
 
     async def load_missing(self) -> int:
         """Load every script Redis does not hold; return how many had to be loaded."""

@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import orjson
-from redis.asyncio import Redis
 
 from app.domain.lists import ListId
 from app.store import records
 from app.store.allocations import user_fields
+from app.store.connection import Client
 from app.store.keys import Keys, ListKeys, claim_field
 from app.store.scripts import Scripts
+from app.store.uploads import read_bitmap
 
 FORMAT = "partner-vouchers-snapshot"
 VERSION = 2
@@ -141,7 +142,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 class SnapshotStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
     # --- writing -----------------------------------------------------------------------------
@@ -206,11 +207,9 @@ class SnapshotStore:
     async def _cuts(self, list_ids: list[str]) -> list[tuple[str, _ListCut]]:
         """The lists' cuts: one round trip for the small ones (most lists), each read whole
         in one atomic step; a larger one is read in steps (`_cut`)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for list_id in list_ids:
-                k = self._keys.list(ListId(list_id))
-                await self._scripts.queue(pipe, "cut_list", _cut_keys(k), [SCAN_COUNT])
-            replies: list[list[Any]] = await pipe.execute()
+        replies = await self._scripts.run_many(
+            [("cut_list", _cut_keys(self._keys.list(ListId(i))), [SCAN_COUNT]) for i in list_ids]
+        )
         cuts: list[tuple[str, _ListCut]] = []
         for list_id, reply in zip(list_ids, replies, strict=True):
             k = self._keys.list(ListId(list_id))
@@ -298,15 +297,13 @@ class SnapshotStore:
                     list[str], await self._redis.lrange(key, len(dups), len(dups) + CHUNK - 1)
                 ):
                     dups += part
-                bitmap = await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                    "GET", k.upload_batches(upload_id), NEVER_DECODE=True
-                )
+                bitmap = await read_bitmap(self._redis, k.upload_batches(upload_id))
                 found.append(
                     {
                         "upload_id": upload_id,
                         "record": record,
                         "duplicates": dups,
-                        "batches": bytes(bitmap or b"").hex(),
+                        "batches": bitmap.hex(),
                     }
                 )
         return found
@@ -371,7 +368,7 @@ class _ListState:
 class SnapshotLoader:
     """Writes a verified snapshot into an empty store, rebuilding what was derived."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Client, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
 
     async def is_empty(self) -> bool:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from app.store.allocations import AllocationStore
 from app.store.batching import AllocationBatcher
 from app.store.campaigns import CampaignStore
 from app.store.claims import ClaimStore
-from app.store.connection import server_supported
+from app.store.connection import Client, server_supported
 from app.store.events import EventStore
 from app.store.keys import Keys
 from app.store.lists import ListStore
@@ -24,7 +23,7 @@ from app.store.uploads import UploadStore
 class Store:
     def __init__(
         self,
-        redis: Redis,
+        redis: Client,
         prefix: str,
         event_retention: int = 1_000_000,
         claim_lease_ms: int = 30_000,

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
 from app.domain.lists import Action, ListId, statuses_allowing
 from app.domain.uploads import Upload, UploadStatus
+from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.paging import Position, newest_first
 from app.store.scripts import Code, Scripts, raise_for
@@ -40,6 +39,12 @@ def _pairs(fields: Mapping[str, str | int]) -> list[str | int]:
     return [x for pair in fields.items() for x in pair]
 
 
+async def read_bitmap(redis: Client, key: str) -> bytes:
+    """A string key holding bits (an upload's committed batches), read undecoded."""
+    raw = await redis.execute_command("GET", key, NEVER_DECODE=True)
+    return bytes(raw or b"")
+
+
 @dataclass(frozen=True)
 class Batch:
     code: Code
@@ -48,7 +53,7 @@ class Batch:
 
 
 class UploadStore:
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts) -> None:
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
 
     def _active(self, list_id: ListId, upload_id: str) -> str:
@@ -191,11 +196,8 @@ class UploadStore:
         return Batch(code, int(reply[1]), int(reply[2]))
 
     async def committed_batches(self, list_id: ListId, upload_id: str) -> set[int]:
-        # The bitmap is binary: read it undecoded (execute_command is untyped in redis-py).
-        raw = await self._redis.execute_command(  # type: ignore[no-untyped-call]
-            "GET", self._keys.list(list_id).upload_batches(upload_id), NEVER_DECODE=True
-        )
-        bits = bytes(raw or b"")
+        key = self._keys.list(list_id).upload_batches(upload_id)
+        bits = await read_bitmap(self._redis, key)
         return {i * 8 + b for i, byte in enumerate(bits) for b in range(8) if byte & (128 >> b)}
 
     async def duplicates(self, list_id: ListId, upload_id: str) -> AsyncIterator[list[int]]:
