@@ -29,13 +29,18 @@ TOKENS: dict[Role, str] = {
 API_KEYS = [ApiKey(token=t, role=role, user=f"{role}@example.com") for role, t in TOKENS.items()]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One real redis-server for the session; each test starts from an empty one."""
+def _needs_redis_server() -> None:
+    """Fail in CI, skip elsewhere, when redis-server is not on the PATH."""
     if shutil.which("redis-server") is None:
         if redis_server_required():
             pytest.fail("redis-server is not on the PATH; CI needs the real one")
         pytest.skip("redis-server is not on the PATH")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; each test starts from an empty one."""
+    _needs_redis_server()
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server
 
@@ -43,8 +48,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, to kill and restart."""
-    if shutil.which("redis-server") is None and not redis_server_required():
-        pytest.skip("redis-server is not on the PATH")
+    _needs_redis_server()
     with RedisServer(tmp_path / "redis") as server:
         yield server
 
@@ -62,10 +66,7 @@ def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """One real Redis Cluster (3 masters, 3 replicas) for the session; each test starts from
     an empty one."""
-    if shutil.which("redis-server") is None:
-        if redis_server_required():
-            pytest.fail("redis-server is not on the PATH; CI needs the real one")
-        pytest.skip("redis-server is not on the PATH")
+    _needs_redis_server()
     with RedisCluster(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
 
