@@ -78,7 +78,7 @@ def snapshot(settings: Settings) -> int:
     async def run() -> int:
         client = connect(settings)
         try:
-            store = Store(client, settings.key_prefix)
+            store = Store.of(client, settings)
             job = SnapshotJob(store, settings.data_dir, settings.snapshot_keep, 0, now_ms)
             info = await job.take()
         except UNAVAILABLE as exc:
@@ -111,7 +111,7 @@ def restore(settings: Settings, path: Path, force: bool) -> int:
     async def run() -> int:
         client = connect(settings)
         try:
-            loader = Store(client, settings.key_prefix).loader
+            loader = Store.of(client, settings).loader
             if not await loader.is_empty():
                 if not force:
                     print(

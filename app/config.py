@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None  # unset: the embedded in-process store
     redis_cluster: Literal["auto", "true", "false"] = "auto"  # auto: ask the node
+    redis_replica_acks: int = Field(default=0, ge=0, le=16)  # replicas that confirm a change
+    redis_replica_timeout_ms: int = Field(default=500, ge=1, le=60_000)
     data_dir: Path = Path("./data")
     key_prefix: str = Field(default="pv", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     api_keys: list[ApiKey] | None = None  # JSON; unset: an admin token kept in the data dir

@@ -75,6 +75,18 @@ class RedisServer:
         finally:
             client.close()
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def wait_replicating(self, timeout_s: float = 30.0) -> None:
+        """Poll until this replica has synced with its master (readiness, not
+        synchronisation)."""
+        deadline = time.monotonic() + timeout_s
+        with self.client() as client:
+            while client.info("replication").get("master_link_status") != "up":
+                assert time.monotonic() < deadline, "the replica did not sync"
+                time.sleep(0.02)
+
     def kill(self) -> None:
         """SIGKILL and reap: the port is free again when this returns."""
         if self.process is not None:

@@ -104,12 +104,7 @@ def create_app(
     owns_store = owns_store or redis is None
     settings = settings or Settings()
     client = redis if redis is not None else connect(settings)
-    store = Store(
-        client,
-        settings.key_prefix,
-        settings.events_retention,
-        int(settings.claim_lease_s * 1000),
-    )
+    store = Store.of(client, settings)
     blocking = connect_blocking(settings, client) if redis is None else redis
     relay = EventRelay(store, settings.events_relay_interval_s)
     snapshot_job = SnapshotJob(

@@ -93,6 +93,13 @@ _ERRORS: dict[Code, Callable[[list[str]], ServiceError]] = {
 }
 
 
+NOT_REPLICATED = StoreUnavailable(
+    "The change was made but too few replicas confirmed it in time; retry with the same "
+    "Idempotency-Key (or user and campaign): the replay tells whether it stood.",
+    code="replication_timeout",
+)
+
+
 def error_for(refused: Refused, by_status: StatusRefusal | None = None) -> ServiceError:
     """The client-facing error for a refusal; `by_status` words STATUS_REFUSED."""
     if refused.code is Code.STATUS_REFUSED and by_status is not None:

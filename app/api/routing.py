@@ -19,7 +19,7 @@ from app.api.auth import Principal
 from app.api.cursors import Cursors
 from app.api.errors import error_response, from_validation
 from app.api.json import json_response
-from app.api.refusals import StatusRefusal, error_for
+from app.api.refusals import NOT_REPLICATED, StatusRefusal, error_for
 from app.config import Role
 from app.domain.errors import (
     BadRequest,
@@ -31,6 +31,7 @@ from app.domain.errors import (
 from app.jobs.uploads import UploadWorker
 from app.store.connection import UNAVAILABLE
 from app.store.files import FileStore
+from app.store.replication import NotReplicated
 from app.store.scripts import Refused
 from app.store.store import Store
 
@@ -233,6 +234,9 @@ def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             response = error_response(error)
         except Refused as refused:
             response = error_response(error_for(refused, endpoint.refused))
+        except NotReplicated as exc:
+            log.warning("%s %s: %s", endpoint.method, endpoint.path, exc)
+            response = error_response(NOT_REPLICATED)
         except UNAVAILABLE as exc:
             log.warning(
                 "store unavailable on %s %s: %s", endpoint.method, endpoint.path, type(exc).__name__

@@ -22,7 +22,7 @@ async def write(path: Path, created: int) -> str:
     settings = Settings()
     client = connect(settings)
     try:
-        store = Store(client, settings.key_prefix)
+        store = Store.of(client, settings)
         with open_private(path) as out:
             counts = await store.snapshots.write(out, created)
             out.flush()

@@ -4,11 +4,14 @@ in-process store."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import fakeredis
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -107,6 +110,28 @@ def connect(settings: Settings, read_timeout_s: float | None = None) -> Client:
         **options,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+def node_client(settings: Settings) -> Callable[[str, int], Redis]:
+    """Clients of single nodes of the cluster VOUCHERS_REDIS_URL names (its password, TLS and
+    timeouts), for calls that must share one connection with their WAIT."""
+    assert settings.redis_url is not None
+    options = parse_url(settings.redis_url)
+
+    def client(host: str, port: int) -> Redis:
+        node: dict[str, Any] = {**options, "host": host, "port": port}
+        pool = BlockingConnectionPool(
+            **node,
+            max_connections=settings.redis_pool_size,
+            timeout=settings.redis_timeout_s,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=True,
+        )
+        return Redis.from_pool(pool)
+
+    return client
 
 
 def connect_blocking(settings: Settings, shared: Client) -> Client:

@@ -23,7 +23,10 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from app.store.connection import Client
+from app.store.replication import ReplicaAcks
 
+# Scripts that only read: never waited on for replicas.
+READ_ONLY = frozenset({"cut_list", "page_index", "read_list", "server_time"})
 CLUSTER_IN_FLIGHT = 32  # a batch's script calls sent at once on a cluster
 Call = tuple[str, Sequence[str], Sequence[Any]]  # a script's name, its keys, its arguments
 
@@ -145,8 +148,9 @@ SCRIPT_NAMES = (
 class Scripts:
     """One `Script` object per `lua/*.lua` file, registered on one client."""
 
-    def __init__(self, redis: Client) -> None:
-        self._redis = redis
+    def __init__(self, redis: Client, acks: ReplicaAcks | None = None) -> None:
+        """With `acks`, a script that writes is answered once that many replicas have it."""
+        self._redis, self._acks = redis, acks
         self._sources = {name: source(name) for name in SCRIPT_NAMES}
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in self._sources.items()
@@ -157,18 +161,22 @@ class Scripts:
         the Script object reloads once on NOSCRIPT, and if the cache was flushed again in
         between (a flush storm, a failover), EVAL sends the body itself, which cannot miss."""
         script = self._scripts[name]
+        if self._acks is not None and name not in READ_ONLY:
+            return await self._acks.run(self._redis, script.sha, self._sources[name], keys, args)
         try:
             return await script(keys=list(keys), args=list(args))
         except NoScriptError:
             return await self._redis.eval(self._sources[name], len(keys), *keys, *args)
 
     async def run_many(self, calls: Sequence[Call]) -> list[Any]:
-        """Several script calls in one round trip, their replies in order. Only for calls that are safe to send twice (reads, idempotent writes): on
-        NOSCRIPT (a server restarted or failed over) the scripts are loaded and the whole
-        batch is sent again. (A cluster pipeline refuses scripts: there the calls go at once,
-        each on its own, and the client spreads them over the nodes' connections.)"""
-        replies: list[Any] = []
-        if isinstance(self._redis, RedisCluster):
+        """Several script calls in one round trip, their replies in order. Only for calls that
+        are safe to send twice (reads, idempotent writes): on NOSCRIPT (a server restarted or
+        failed over) the scripts are loaded and the whole batch is sent again. A cluster
+        pipeline refuses scripts, and a write waited on for replicas goes with its own WAIT:
+        there the calls go at once, each on its own."""
+        acked = self._acks is not None and any(name not in READ_ONLY for name, _, _ in calls)
+        if isinstance(self._redis, RedisCluster) or acked:
+            replies: list[Any] = []
             for start in range(0, len(calls), CLUSTER_IN_FLIGHT):
                 chunk = calls[start : start + CLUSTER_IN_FLIGHT]
                 replies += await asyncio.gather(*(self.run(*call) for call in chunk))
@@ -178,8 +186,8 @@ class Scripts:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for name, keys, args in calls:
                         pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
-                    replies = await pipe.execute()
-                    return replies
+                    found: list[Any] = await pipe.execute()
+                    return found
             except NoScriptError:
                 if attempt:
                     raise

@@ -6,15 +6,17 @@ import secrets
 
 from redis.exceptions import ResponseError
 
+from app.config import Settings
 from app.store.allocations import AllocationStore
 from app.store.batching import AllocationBatcher
 from app.store.campaigns import CampaignStore
 from app.store.claims import ClaimStore
-from app.store.connection import Client, server_supported
+from app.store.connection import Client, node_client, server_supported
 from app.store.events import EventStore
 from app.store.keys import Keys
 from app.store.lists import ListStore
 from app.store.partners import PartnerStore
+from app.store.replication import ReplicaAcks
 from app.store.scripts import Scripts
 from app.store.snapshots import SnapshotLoader, SnapshotStore
 from app.store.uploads import UploadStore
@@ -27,10 +29,11 @@ class Store:
         prefix: str,
         event_retention: int = 1_000_000,
         claim_lease_ms: int = 30_000,
+        acks: ReplicaAcks | None = None,
     ) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
-        self.scripts = Scripts(redis)
+        self.scripts = Scripts(redis, acks)
         self.partners = PartnerStore(redis, self.keys, self.scripts)
         self.claims = ClaimStore(redis, self.keys, self.scripts, claim_lease_ms)
         self.lists = ListStore(redis, self.keys, self.scripts, self.claims)
@@ -41,6 +44,24 @@ class Store:
         self.events = EventStore(redis, self.keys, self.scripts, event_retention)
         self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
         self.loader = SnapshotLoader(redis, self.keys)
+
+    @classmethod
+    def of(cls, redis: Client, settings: Settings) -> Store:
+        """The store as the settings describe it, on `redis`."""
+        acks = None
+        if settings.redis_replica_acks and settings.redis_url is not None:
+            acks = ReplicaAcks(
+                settings.redis_replica_acks,
+                settings.redis_replica_timeout_ms,
+                node_client(settings),
+            )
+        return cls(
+            redis,
+            settings.key_prefix,
+            settings.events_retention,
+            int(settings.claim_lease_s * 1000),
+            acks,
+        )
 
     async def cursor_secret(self) -> bytes:
         """The secret that signs paging cursors, the same for every process of the service:
