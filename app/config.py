@@ -47,5 +47,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property
+    def read_timeout_s(self) -> float:
+        """How long a Redis call may take to answer: with replica acknowledgements, a write
+        also waits up to the replicas' timeout for them."""
+        return self.redis_timeout_s + (
+            self.redis_replica_timeout_ms / 1000 if self.redis_replica_acks else 0
+        )
+
+    @property
     def embedded(self) -> bool:
         return self.redis_url is None

@@ -1,15 +1,20 @@
 --[[
   One step of relaying a list's outbox: drop the entries the previous step copied into the
   global stream, then read the next page, flat, so the relay passes it on without unpacking
-  each entry.
+  each entry. With replica acknowledgements on, it also writes the list's relay mark, so that
+  the WAIT sent with this call covers every write before it: the page is copied into the stream
+  only once replicas have the allocations it tells of (an event of an allocation that a
+  failover lost would announce a code that is handed out again).
   Input:
     KEYS[1] the list's outbox stream
+    KEYS[2] the list's relay mark (string: the last entry read)
     ARGV[1] the id of the last entry the previous step copied, or "" for none
     ARGV[2] entries to read
+    ARGV[3] "1" to write the relay mark (replica acknowledgements on), else ""
   Output:
     {id1, event1, id2, event2, ...}: the oldest entries left, at most ARGV[2]
 ]]
-local outboxKey = KEYS[1]
+local outboxKey, markKey = KEYS[1], KEYS[2]
 local last = ARGV[1]
 if last ~= '' then
   -- exact MINID trim (not "~": an approximate one leaves copied entries to be copied again)
@@ -20,5 +25,8 @@ local flat = {}
 for _, entry in ipairs(redis.call('XRANGE', outboxKey, '-', '+', 'COUNT', ARGV[2])) do
   flat[#flat + 1] = entry[1]
   flat[#flat + 1] = entry[2][2] -- the entry's only field, e
+end
+if ARGV[3] == '1' then
+  redis.call('SET', markKey, flat[#flat - 1] or last)
 end
 return flat

@@ -99,7 +99,14 @@ class RedisCluster:
                     info = client.info("replication")
                 except redis.RedisError:
                     return False
-                if info["role"] == "master" and info.get("connected_slaves", 0) >= 1:
+                online = [
+                    value
+                    for key, value in info.items()
+                    if key.startswith("slave")
+                    and isinstance(value, dict)
+                    and value.get("state") == "online"
+                ]
+                if info["role"] == "master" and online:
                     masters_with_replica += 1
         return masters_with_replica >= min(self.masters, len(live) - self.masters)
 
@@ -116,6 +123,30 @@ class RedisCluster:
                         port = owners[0][1]
                         return next(n for n in self.nodes if n.port == port)
         raise AssertionError(f"no node serves {key}")
+
+    def wait_for_failover(self, dead: RedisServer, timeout_s: float = 60) -> None:
+        """Poll until the slots of a killed master are served by another node (its replica,
+        promoted): observation of the cluster, not synchronisation."""
+        live = next(node for node in self.nodes if node.process is not None)
+        deadline = time.monotonic() + timeout_s
+        with redis.Redis(port=live.port, socket_timeout=1) as client:
+            while True:
+                owners = {
+                    owners[0][1] for _, _, *owners in client.execute_command("CLUSTER", "SLOTS")
+                }
+                if dead.port not in owners and len(owners) == self.masters:
+                    return
+                assert time.monotonic() < deadline, "no replica took over"
+                time.sleep(0.05)
+
+    def flush(self) -> None:
+        """Empty every master (their replicas follow)."""
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            with redis.Redis(port=node.port) as client:
+                if client.info("replication")["role"] == "master":
+                    client.flushall()
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -13,6 +13,7 @@ import sys
 from app.config import Settings
 from app.jobs.relay import EventRelay
 from app.store.connection import connect
+from app.store.keys import ListKeys
 from app.store.store import Store
 
 
@@ -22,9 +23,9 @@ async def main(url: str, lease_ms: int) -> None:
     real_read = store.events._read
     paused = False
 
-    async def read_then_stop(outbox: str, copied: str) -> list[str]:
+    async def read_then_stop(keys: ListKeys, copied: str) -> list[str]:
         nonlocal paused
-        page = await real_read(outbox, copied)
+        page = await real_read(keys, copied)
         if page and not paused:
             paused = True
             print("paused", flush=True)

@@ -71,7 +71,8 @@ class Service:
             self.process = None
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, headers=ADMIN, timeout=60, **kwargs)
+        headers = {**ADMIN, **kwargs.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
 
 
 def wait_for(condition: Any, what: str, timeout_s: float = 120) -> None:

@@ -16,7 +16,7 @@ import redis
 from app.domain.lists import ListId
 from app.jobs.relay import EventRelay
 from app.store.events import EventStore
-from app.store.keys import Keys
+from app.store.keys import Keys, ListKeys
 from app.store.store import Store
 from tests.conftest import Api
 from tests.redis_server import RedisServer
@@ -50,11 +50,11 @@ async def test_every_allocation_one_event_after_the_relay_dies_mid_way(
     # the outbox (which the next read does)
     real_read = EventStore._read
 
-    async def dying_read(self: EventStore, outbox: str, copied: str) -> list[str]:
+    async def dying_read(self: EventStore, keys: ListKeys, copied: str) -> list[str]:
         if copied:
             monkeypatch.setattr(EventStore, "_read", real_read)
             raise RelayCrash
-        return await real_read(self, outbox, copied)
+        return await real_read(self, keys, copied)
 
     monkeypatch.setattr(EventStore, "_read", dying_read)
     relay = api.app.state.relay
@@ -197,8 +197,8 @@ async def test_a_relay_that_lost_its_lease_cannot_append_a_stale_page(api: Api) 
     read, resume = asyncio.Event(), asyncio.Event()
     real_read = stalled.events._read
 
-    async def read_then_stall(outbox: str, copied: str) -> list[str]:
-        page = await real_read(outbox, copied)
+    async def read_then_stall(keys: ListKeys, copied: str) -> list[str]:
+        page = await real_read(keys, copied)
         read.set()
         await resume.wait()  # paused past its lease, between reading a page and copying it
         return page

@@ -87,7 +87,7 @@ def connect(settings: Settings, read_timeout_s: float | None = None) -> Client:
         return embedded()
     timeout = settings.redis_timeout_s
     options = {
-        "socket_timeout": read_timeout_s or timeout,
+        "socket_timeout": read_timeout_s or settings.read_timeout_s,
         "socket_connect_timeout": timeout,
         # One immediate retry on a fresh connection covers a pooled socket that died with a
         # Redis restart; more would push a 503 for a Redis that is down past one second.
@@ -124,7 +124,7 @@ def node_client(settings: Settings) -> Callable[[str, int], Redis]:
             **node,
             max_connections=settings.redis_pool_size,
             timeout=settings.redis_timeout_s,
-            socket_timeout=settings.redis_timeout_s,
+            socket_timeout=settings.read_timeout_s,
             socket_connect_timeout=settings.redis_timeout_s,
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,

@@ -7,7 +7,7 @@ from typing import cast
 
 from app.domain.lists import ListId
 from app.store.connection import Client
-from app.store.keys import Keys
+from app.store.keys import Keys, ListKeys
 from app.store.leases import Lease
 from app.store.scripts import Scripts, raise_for
 
@@ -46,10 +46,10 @@ class EventStore:
         next read drops it) copies it again, with the same event ids. Each copy is fenced by
         the lease: raises Refused (LEASE_LOST) once another process holds it."""
         await self._redis.srem(self._keys.dirty_outboxes, list_id.value)
-        outbox = self._keys.list(list_id).outbox
+        keys = self._keys.list(list_id)
         moved, copied = 0, ""
         while True:
-            flat = await self._read(outbox, copied)
+            flat = await self._read(keys, copied)
             if not flat:
                 return moved
             raise_for(
@@ -62,9 +62,13 @@ class EventStore:
             copied = flat[-2]
             moved += len(flat) // 2
 
-    async def _read(self, outbox: str, copied: str) -> list[str]:
+    async def _read(self, keys: ListKeys, copied: str) -> list[str]:
         """Drop the entries up to `copied` (copied already), then the next page, flat."""
-        reply = await self._scripts.run("read_outbox", [outbox], [copied, RELAY_PAGE])
+        reply = await self._scripts.run(
+            "read_outbox",
+            [keys.outbox, keys.relayed],
+            [copied, RELAY_PAGE, "1" if self._scripts.acked else ""],
+        )
         return cast(list[str], reply)
 
     async def read(

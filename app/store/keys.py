@@ -36,6 +36,7 @@ class ListKeys:
     by_user: str  # hash: user -> first code, "<user>\n#" -> more, "<user>\n<i>" -> (i+1)th
     fence: str  # string with a time to live: a snapshot is reading the list's codes
     abandoned: str  # string: the list's claim was settled without it; it is never created
+    relayed: str  # string: the last outbox entry the relay read (with replica acks only)
 
     def fixed(self) -> tuple[str, ...]:
         """Every key of the list but its uploads (their index and one record per upload,
@@ -52,6 +53,7 @@ class ListKeys:
             self.log,
             self.by_user,
             self.fence,
+            self.relayed,
         )
 
     def upload(self, upload_id: str) -> str:
@@ -116,6 +118,7 @@ class Keys:
             by_user=f"{base}:by-user",
             fence=f"{base}:fence",
             abandoned=f"{base}:abandoned",
+            relayed=f"{base}:relayed",
         )
 
 

@@ -151,6 +151,7 @@ class Scripts:
     def __init__(self, redis: Client, acks: ReplicaAcks | None = None) -> None:
         """With `acks`, a script that writes is answered once that many replicas have it."""
         self._redis, self._acks = redis, acks
+        self.acked = acks is not None
         self._sources = {name: source(name) for name in SCRIPT_NAMES}
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(source) for name, source in self._sources.items()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from redis.exceptions import ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, ResponseError
 
 from app.config import Settings
 from app.store.allocations import AllocationStore
@@ -86,6 +87,12 @@ class Store:
         return f"Redis {version}"
 
     async def ready(self) -> int:
-        """Raise when Redis does not answer; load any script it lost and say how many."""
-        await self.redis.ping()
+        """Raise when the store does not answer, or, on a cluster, while any slot has no master
+        (a failover under way); load any script a master lacks and say how many."""
+        if isinstance(self.redis, RedisCluster):
+            state = (await self.redis.cluster_info()).get("cluster_state")
+            if state != "ok":
+                raise ClusterDownError(f"the cluster's state is {state}")
+        else:
+            await self.redis.ping()
         return await self.scripts.load_missing()
