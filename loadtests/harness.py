@@ -46,7 +46,7 @@ class Stack:
     redis_port: int
     data_dir: Path
     service_pid: int  # the service's process group: the server and its workers
-    redis_pid: int
+    redis_pid: int  # 0 when the store is not the stack's own
 
 
 def cpu_seconds(pid: int, group: bool = False) -> float:
@@ -66,31 +66,44 @@ def cpu_seconds(pid: int, group: bool = False) -> float:
 
 
 @contextlib.contextmanager
-def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+def stack(
+    workers: int = 1,
+    redis_args: tuple[str, ...] = (),
+    redis_url: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Stack]:
     """redis-server (no persistence unless `redis_args` say so) and the service, both on free
-    loopback ports, torn down afterwards."""
+    loopback ports, torn down afterwards. With `redis_url`, the service uses that store (a
+    cluster, say) instead, and `redis_port` is its port. `settings`: more VOUCHERS_*
+    variables, by their lowercase names."""
     tmp = Path(tempfile.mkdtemp(prefix="vouchers-bench-"))
     redis_port, port = free_port(), free_port()
-    redis = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(tmp),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            *redis_args,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    redis: subprocess.Popen[bytes] | None = None
+    if redis_url is None:
+        redis = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(tmp),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *redis_args,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    else:
+        redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     env = {
         **os.environ,
-        "VOUCHERS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        **{f"VOUCHERS_{name.upper()}": value for name, value in (settings or {}).items()},
+        "VOUCHERS_REDIS_URL": redis_url,
         "VOUCHERS_DATA_DIR": str(tmp / "data"),
         "VOUCHERS_PORT": str(port),
         "VOUCHERS_WORKERS": str(workers),
@@ -103,12 +116,14 @@ def stack(workers: int = 1, redis_args: tuple[str, ...] = ()) -> Iterator[Stack]
     )
     try:
         _wait(f"http://127.0.0.1:{port}/readyz")
-        yield Stack(f"http://127.0.0.1:{port}", redis_port, tmp / "data", service.pid, redis.pid)
+        redis_pid = redis.pid if redis is not None else 0
+        yield Stack(f"http://127.0.0.1:{port}", redis_port, tmp / "data", service.pid, redis_pid)
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(timeout=30)
-        redis.kill()
-        redis.wait()
+        if redis is not None:
+            redis.kill()
+            redis.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

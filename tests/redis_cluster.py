@@ -124,20 +124,20 @@ class RedisCluster:
                         return next(n for n in self.nodes if n.port == port)
         raise AssertionError(f"no node serves {key}")
 
-    def wait_for_failover(self, dead: RedisServer, timeout_s: float = 60) -> None:
-        """Poll until the slots of a killed master are served by another node (its replica,
-        promoted): observation of the cluster, not synchronisation."""
+    def slots_moved_from(self, dead: RedisServer) -> bool:
+        """Another node (its replica, promoted) serves every slot of a killed master now."""
         live = next(node for node in self.nodes if node.process is not None)
-        deadline = time.monotonic() + timeout_s
         with redis.Redis(port=live.port, socket_timeout=1) as client:
-            while True:
-                owners = {
-                    owners[0][1] for _, _, *owners in client.execute_command("CLUSTER", "SLOTS")
-                }
-                if dead.port not in owners and len(owners) == self.masters:
-                    return
-                assert time.monotonic() < deadline, "no replica took over"
-                time.sleep(0.05)
+            owners = {owners[0][1] for _, _, *owners in client.execute_command("CLUSTER", "SLOTS")}
+        return dead.port not in owners and len(owners) == self.masters
+
+    def wait_for_failover(self, dead: RedisServer, timeout_s: float = 60) -> None:
+        """Poll until the slots of a killed master are served by another node: observation of
+        the cluster, not synchronisation."""
+        deadline = time.monotonic() + timeout_s
+        while not self.slots_moved_from(dead):
+            assert time.monotonic() < deadline, "no replica took over"
+            time.sleep(0.05)
 
     def flush(self) -> None:
         """Empty every master (their replicas follow)."""

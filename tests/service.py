@@ -47,15 +47,18 @@ class Service:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / f"service-{self.port}.log"  # what it logged, to read back
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         wait_for(lambda: self._ready(), "the service to start")
 
     def _ready(self) -> bool:

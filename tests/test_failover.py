@@ -36,6 +36,7 @@ class Load:
 
     url: str
     list_id: str
+    log: Path  # the service's log, named when something fails
     acked: dict[str, dict[str, Any]] = field(default_factory=dict)
     unavailable: int = 0
     first_after_kill: float | None = None
@@ -65,7 +66,7 @@ class Load:
                     if after_kill and self.first_after_kill is None:
                         self.first_after_kill = time.monotonic()
                 return
-            assert response is None or response.status_code == 503, response.text
+            assert response is None or response.status_code == 503, (response.text, self.log)
             with self.lock:
                 self.unavailable += 1
             time.sleep(0.05)  # a client's back-off before it retries
@@ -78,7 +79,7 @@ def test_a_master_killed_under_load_loses_no_acknowledged_allocation(
     settings = {"redis_replica_acks": "1", "redis_replica_timeout_ms": "500"}
     with running_service(own_cluster.url, tmp_path / "data", **settings) as svc:
         list_id = stock_list(svc, 3000, "HOT")
-        load = Load(svc.url, list_id)
+        load = Load(svc.url, list_id, svc.log)
         keys = [f"k{n:04d}" for n in range(KEYS_SENT)]
         threads = [
             threading.Thread(target=load.send, args=(keys[w::WORKERS],)) for w in range(WORKERS)
@@ -145,3 +146,28 @@ def test_one_partners_lists_spread_over_the_masters(
             ids.append(svc.call("POST", "/v1/lists", json=body).json()["id"])
     masters = {redis_cluster.master_of(f"pv:{{{list_id}}}:meta").port for list_id in ids}
     assert len(masters) >= 2
+
+
+def test_readiness_follows_the_cluster_through_a_failover(
+    own_cluster: RedisCluster, tmp_path: Path
+) -> None:
+    """/readyz says 503 while a master's slots are not served, and 200 again once its replica
+    took over, with no restart of the service."""
+    with running_service(own_cluster.url, tmp_path / "data") as svc:
+        list_id = stock_list(svc, 10, "READY")
+        seen: list[int] = []
+
+        def ready() -> int:
+            seen.append(httpx.get(f"{svc.url}/readyz", timeout=5).status_code)
+            return seen[-1]
+
+        assert ready() == 200
+        own_cluster.master_of(f"pv:{{{list_id}}}:meta").kill()
+        wait_for(lambda: ready() == 503, "readiness to notice the dead master")
+        wait_for(lambda: ready() == 200, "readiness after the failover")
+        allocated = svc.call(
+            "POST",
+            "/v1/allocations",
+            json={"list_id": list_id, "campaign_id": "c1", "user_id": "after-failover"},
+        )
+        assert allocated.status_code == 201, allocated.text

@@ -15,10 +15,11 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
-    ClusterDownError,
+    AskError,
+    ClusterError,
     ConnectionError,
-    MasterDownError,
-    SlotNotCoveredError,
+    ReadOnlyError,
+    RedisClusterException,
     TimeoutError,
     TryAgainError,
 )
@@ -30,15 +31,19 @@ log = logging.getLogger("vouchers.store")
 Client = Redis | RedisCluster  # one Redis (the embedded store is one too) or a Redis Cluster
 
 # Errors meaning "the store is not reachable right now": Redis down (BusyLoadingError is a
-# ConnectionError), or a cluster whose slot is not served while a replica takes over.
+# ConnectionError), or a cluster in the middle of a failover: a slot not served
+# (ClusterDownError, MasterDownError, SlotNotCoveredError), redirections that did not settle
+# (MOVED, ASK, TRYAGAIN), a write that reached a node demoted to replica (READONLY), or no node
+# answering at all (RedisClusterException).
 UNAVAILABLE = (
     ConnectionError,
     TimeoutError,
     OSError,
-    ClusterDownError,
-    MasterDownError,
-    SlotNotCoveredError,
+    ClusterError,
+    RedisClusterException,
+    AskError,
     TryAgainError,
+    ReadOnlyError,
 )
 CLUSTER_POOL_FACTOR = 8  # a cluster node's connections: this times VOUCHERS_REDIS_POOL_SIZE
 OLDEST_REDIS = (7, 0)  # the scripts use commands and semantics of Redis 7 (SMISMEMBER, XADD ...)

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AskError, MovedError, NoScriptError
+from redis.exceptions import AskError, MovedError, NoScriptError, ReadOnlyError
 
 from app.store.connection import UNAVAILABLE, Client
 
@@ -80,7 +80,7 @@ class ReplicaAcks:
                         pipe.eval(source, len(keys), *keys, *args)
                     pipe.execute_command("WAIT", self.replicas, self.timeout_ms)
                     reply, acked = await pipe.execute()
-            except (MovedError, AskError):  # not run there: the slot moved
+            except (MovedError, AskError, ReadOnlyError):  # not run there: the slot moved
                 await self._refresh(redis)
                 continue
             except NoScriptError:  # not run: the node lost its scripts (restart, failover)
