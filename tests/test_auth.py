@@ -23,14 +23,7 @@ async def _path(api: Api, endpoint: Endpoint) -> str:
     await api.make_partner()
     made = await api.make_list()
     path = documented_path(endpoint.path)  # {code:path} is {code}
-    return path.format(
-        list_id=made["id"],
-        campaign_id="c1",
-        upload_id="u1",
-        code="X",
-        webhook_id="wh_0000000000000000",
-        delivery_id="dlv_1",
-    )
+    return path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)
