@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
@@ -29,23 +29,6 @@ class Metrics:
             "Time spent handling a request",
             ["route", "method"],
             buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.webhook_attempts = Counter(
-            "vouchers_webhook_attempts",
-            "Webhook delivery attempts by outcome: delivered, retry (to be tried again), failed",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.webhook_latency = Histogram(
-            "vouchers_webhook_attempt_duration_seconds",
-            "Time from sending a webhook request to its answer (or error)",
-            buckets=(*_BUCKETS, 5.0, 10.0, 30.0),
-            registry=self.registry,
-        )
-        self.webhook_lag = Gauge(
-            "vouchers_webhook_lag_seconds",
-            "Now minus the time of the oldest event whose delivery is pending (0 when none)",
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
