@@ -17,6 +17,7 @@
                                   else the pending claim's (ms); now: the server's time
 ]]
 -- @include clock
+-- @include claim
 local partnerKey, claimsKey = KEYS[1], KEYS[2]
 local rcall = redis.call
 if rcall('EXISTS', partnerKey) == 0 then
@@ -25,8 +26,8 @@ end
 local now = server_ms()
 local held = rcall('HGET', claimsKey, ARGV[1])
 if held then
-  local holder, deadline = string.match(held, '^(%S+) ?(%d*)$')
+  local holder, deadline = read_claim(held)
   return {-3, holder, deadline, now}
 end
-rcall('HSET', claimsKey, ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[3])))
+rcall('HSET', claimsKey, ARGV[1], pending_claim(ARGV[2], now + tonumber(ARGV[3])))
 return {0}

@@ -10,15 +10,19 @@
     {0}           confirmed (now or before)
     {-3, holder}  another list holds the claim (or none does: holder "")
 ]]
+-- @include claim
 local partnerKey, claimsKey = KEYS[1], KEYS[2]
 local rcall = redis.call
 local held = rcall('HGET', claimsKey, ARGV[1])
-if held == ARGV[2] then
-  return {0}
+local holder, deadline = '', ''
+if held then
+  holder, deadline = read_claim(held)
 end
-if held and string.sub(held, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+if holder ~= ARGV[2] then
+  return {-3, holder}
+end
+if deadline ~= '' then -- pending: confirm it
   rcall('HSET', claimsKey, ARGV[1], ARGV[2])
   rcall('HINCRBY', partnerKey, 'lists', 1)
-  return {0}
 end
-return {-3, held and string.match(held, '^%S+') or ''}
+return {0}

@@ -10,16 +10,19 @@
   Output:
     {0, freed}   freed: 1 when the list held the claim, 0 when it did not
 ]]
+-- @include claim
 local partnerKey, claimsKey = KEYS[1], KEYS[2]
 local rcall = redis.call
 local held = rcall('HGET', claimsKey, ARGV[1])
-if held == ARGV[2] then
-  rcall('HDEL', claimsKey, ARGV[1])
+local holder, deadline = '', ''
+if held then
+  holder, deadline = read_claim(held)
+end
+if holder ~= ARGV[2] then
+  return {0, 0}
+end
+rcall('HDEL', claimsKey, ARGV[1])
+if deadline == '' then -- confirmed: it was counted
   rcall('HINCRBY', partnerKey, 'lists', -1)
-  return {0, 1}
 end
-if held and string.sub(held, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
-  rcall('HDEL', claimsKey, ARGV[1])
-  return {0, 1}
-end
-return {0, 0}
+return {0, 1}
