@@ -10,11 +10,10 @@ Each of these is safe to run in any number of processes at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from app.jobs.periodic import repeat
 from app.jobs.uploads import UploadWorker
-from app.store.connection import UNAVAILABLE
 from app.store.store import Store
 
 log = logging.getLogger("vouchers.janitor")
@@ -35,22 +34,11 @@ class Janitor:
         if settled:
             log.warning("settled %d claim(s) a process left between steps", settled)
 
-    async def _loop(self) -> None:
-        # An Event, not cancellation alone, ends the loop: a client library that swallows a
-        # CancelledError must not keep the janitor (and shutdown) alive.
-        while not self._stopping.is_set():
-            try:
-                await self.round()
-            except UNAVAILABLE:
-                pass
-            except Exception:
-                log.exception("janitor round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-
     def start(self) -> None:
         """A first round now (uploads left in progress resume), then one every interval."""
-        self._task = asyncio.create_task(self._loop(), name="janitor")
+        self._task = asyncio.create_task(
+            repeat(self.round, self.interval_s, self._stopping, log, "janitor"), name="janitor"
+        )
 
     async def close(self) -> None:
         self._stopping.set()

@@ -17,6 +17,7 @@ import logging
 import time
 
 from app.domain.lists import ListId
+from app.jobs.periodic import repeat
 from app.store.connection import UNAVAILABLE
 from app.store.scripts import Code, Refused
 from app.store.store import Store
@@ -37,6 +38,7 @@ class EventRelay:
         self.lease = store.events.lease(lease_ms or int(max(5.0, interval_s * 20) * 1000))
         self._stopping = asyncio.Event()
         self._round = asyncio.Lock()
+        self._last_sweep = time.monotonic()
         self._task: asyncio.Task[None] | None = None
 
     async def relay(self, sweep: bool = False) -> int | None:
@@ -64,26 +66,22 @@ class EventRelay:
                 return None
             return moved
 
-    async def _loop(self) -> None:
-        last_sweep = time.monotonic()
-        while not self._stopping.is_set():
-            try:
-                sweep = time.monotonic() - last_sweep > self.sweep_s
-                if await self.relay(sweep) is not None and sweep:
-                    last_sweep = time.monotonic()
-            except UNAVAILABLE:
-                pass
-            except Exception:
-                log.exception("event relay round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+    async def _tick(self) -> None:
+        """A round of the background loop: a sweep every `sweep_s`, else the dirty lists."""
+        sweep = time.monotonic() - self._last_sweep > self.sweep_s
+        if await self.relay(sweep) is not None and sweep:
+            self._last_sweep = time.monotonic()
 
     async def start(self) -> None:
         """A first round (a sweep of every outbox, so nothing left from before a crash waits),
         then a round every `interval_s` in the background."""
         with contextlib.suppress(*UNAVAILABLE):
             await self.relay(sweep=True)
-        self._task = asyncio.create_task(self._loop(), name="event relay")
+        self._last_sweep = time.monotonic()
+        self._task = asyncio.create_task(
+            repeat(self._tick, self.interval_s, self._stopping, log, "event relay"),
+            name="event relay",
+        )
 
     async def close(self) -> None:
         """Stop relaying and give the lease up, so another process takes over at once."""

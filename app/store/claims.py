@@ -94,6 +94,13 @@ class ClaimStore:
             "release_claim", self._claim_keys(partner), [claim_field(partner, tag), list_id.value]
         )
 
+    async def free(self, partner: str, tag: str, list_id: ListId) -> None:
+        """The last steps of an archive or a delete: free the list's claim
+        (if it holds it), then drop the mark. In that order: a crash in between leaves the
+        mark, and the janitor frees the claim."""
+        await self.release(partner, tag, list_id)
+        await self.unmark(partner, tag, list_id)
+
     async def settle(self, partner: str, tag: str, list_id: ListId) -> None:
         """Finish whatever a process left half done with the list's claim: confirm it for a
         list that exists and is not archived, free it otherwise (a list that does not exist

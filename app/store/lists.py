@@ -201,8 +201,7 @@ class ListStore:
             raise
         if archive:
             faults.reached("archive:archived")
-            await self._claims.release(partner, tag, list_id)
-            await self._claims.unmark(partner, tag, list_id)
+            await self._claims.free(partner, tag, list_id)
         await self._touch(list_id, int(now))
 
     async def delete(self, list_id: ListId, current: VoucherList) -> None:
@@ -229,8 +228,7 @@ class ListStore:
             raise
         faults.reached("delete:deleted")
         await self._redis.zrem(self._keys.lists, list_id.value)
-        await self._claims.release(partner, tag, list_id)
-        await self._claims.unmark(partner, tag, list_id)
+        await self._claims.free(partner, tag, list_id)
         await self._purge(list_id)
 
     async def _purge(self, list_id: ListId) -> None:
