@@ -24,5 +24,5 @@ if rcall('EXISTS', abandonedKey) == 1 then
 end
 rcall('HSET', metaKey, 'expires_at', ARGV[1], 'status', 'active', 'created_at', now,
   'updated_at', now, 'codes_uploaded', 0, 'codes_distributed', 0, 'linked_campaigns', 0,
-  unpack(ARGV, 2))
+  unpack(ARGV, 2)) -- bounded: the list's few metadata fields
 return {0, now}

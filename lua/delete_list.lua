@@ -36,5 +36,5 @@ end
 if rcall('XLEN', outboxKey) > 0 then
   return {-18}
 end
-rcall('UNLINK', metaKey, linksKey, linkIndexKey, outboxKey, unpack(KEYS, 5)) -- a fixed few
+rcall('UNLINK', metaKey, linksKey, linkIndexKey, outboxKey, unpack(KEYS, 5)) -- bounded: a fixed few
 return {0}

@@ -27,5 +27,6 @@ if expiresAt ~= '' then
   end
   redis.call('HSET', metaKey, 'expires_at', expiresAt)
 end
+-- bounded: 3 field, value pairs at most
 redis.call('HSET', metaKey, 'updated_at', now, unpack(ARGV, 3))
 return {0, now}

@@ -27,7 +27,7 @@ if reserved ~= 0 and rcall('EXISTS', metaKey) == 1 then
   rcall('HINCRBY', metaKey, 'reserved', -reserved)
 end
 rcall('HSET', uploadKey, 'status', ARGV[2], 'finished_at', server_ms(), 'phase', 'done',
-  'reserved', 0, unpack(ARGV, 3))
+  'reserved', 0, unpack(ARGV, 3)) -- bounded: the record's few result fields
 rcall('HDEL', uploadKey, 'owner', 'lease_until')
 rcall('UNLINK', dupsKey, batchesKey)
 return {0}

@@ -61,6 +61,7 @@ end
 local n = #codes
 local fresh = n -- codes new to the list: they go to avail and count as uploaded
 local dups = {}
+-- bounded: `codes` holds at most one batch (app/jobs/uploads.py BATCH, 1,000)
 if n > 0 and rcall('SADD', dedupeKey, unpack(codes)) == n then
   rcall('SADD', availKey, unpack(codes))
 elseif n > 0 then
