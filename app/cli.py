@@ -1,4 +1,4 @@
-"""`vouchers serve | snapshot | restore`."""
+"""`vouchers serve | webhooks | snapshot | restore`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.api.auth import admin_token_path, resolve_api_keys
 from app.api.protocol import JsonErrorsProtocol
 from app.config import Settings
 from app.domain.clock import now_ms
+from app.jobs import webhook_process
 from app.jobs.snapshots import SnapshotJob
 from app.store.connection import UNAVAILABLE, connect
 from app.store.files import open_private
@@ -51,6 +52,19 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             "VOUCHERS_API_KEYS is not set: the admin token is in %s (mode 0600)",
             admin_token_path(settings),
         )
+    child = None
+    if settings.webhooks_engine == "process" and not settings.embedded:
+        child = webhook_process.Child()
+        child.start()
+    try:
+        _serve(host, port, workers, settings)
+    finally:
+        if child is not None:
+            child.stop()
+    return 0
+
+
+def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
     uvicorn.run(
         "app.api.app:create_app",
         factory=True,
@@ -63,7 +77,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=False,  # client addresses are never used: skip rewriting them per request
     )
-    return 0
+
+
+def webhooks(settings: Settings, parent: int | None) -> int:
+    if settings.embedded:
+        print(
+            "vouchers: the embedded store lives in the serving process, which delivers its "
+            "webhooks itself; set VOUCHERS_REDIS_URL to run a delivery process",
+            file=sys.stderr,
+        )
+        return 2
+    return webhook_process.run(settings, parent)
 
 
 def snapshot(settings: Settings) -> int:
@@ -166,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.add_argument("--workers", type=int)
+    hooks = commands.add_parser("webhooks", help="run a webhook delivery process")
+    hooks.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when it is gone
     commands.add_parser("snapshot", help="write a snapshot of the Redis store now")
     back = commands.add_parser("restore", help="load a snapshot into an empty store")
     back.add_argument("path", type=Path)
@@ -183,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings, args)
+    if args.command == "webhooks":
+        return webhooks(settings, args.parent)
     if args.command == "snapshot":
         return snapshot(settings)
     return restore(settings, args.path, args.force)

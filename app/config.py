@@ -45,6 +45,30 @@ class Settings(BaseSettings):
     snapshot_keep: int = Field(default=5, ge=1)
     snapshot_on_shutdown: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Webhooks: see docs/API.md "Webhooks".
+    webhooks_allow_private: bool = False  # URLs on loopback, private, link-local addresses
+    webhooks_allowed_hosts: str | None = None  # comma-separated; set: only these hosts
+    # after a rotation, both secrets sign for this long
+    webhooks_secret_overlap_s: int = Field(default=86_400, ge=0)
+    webhooks_timeout_s: float = Field(default=10.0, gt=0, le=300)  # an attempt's whole time
+    webhooks_retry_schedule: str = Field(
+        default="5,300,1800,7200,18000,36000,36000", pattern=r"^\s*(\d+(\.\d+)?\s*(,\s*|$))*$"
+    )
+    webhooks_concurrency: int = Field(default=16, ge=1, le=1024)  # attempts at once per endpoint
+    webhooks_retention: int = Field(default=10_000, ge=10)  # finished deliveries kept per endpoint
+    webhooks_interval_s: float = Field(default=0.05, gt=0)  # how often the engine looks for work
+    # process: `vouchers serve` starts one delivery process beside its workers (the embedded
+    # store: inside its one worker); inline: in every worker; off: not here (run
+    # `vouchers webhooks` on some host)
+    webhooks_engine: Literal["process", "inline", "off"] = "process"
+    webhooks_nice: int = Field(default=10, ge=0, le=19)  # the delivery process's niceness
+
+    @property
+    def webhooks_inline(self) -> bool:
+        """Whether a worker runs the delivery engine itself."""
+        return self.webhooks_engine == "inline" or (
+            self.webhooks_engine == "process" and self.embedded
+        )
 
     @property
     def read_timeout_s(self) -> float:
@@ -53,6 +77,19 @@ class Settings(BaseSettings):
         return self.redis_timeout_s + (
             self.redis_replica_timeout_ms / 1000 if self.redis_replica_acks else 0
         )
+
+    @property
+    def webhook_hosts(self) -> frozenset[str] | None:
+        """The allow-list of webhook hosts, lowercased; None when any public host may be used."""
+        if self.webhooks_allowed_hosts is None or not self.webhooks_allowed_hosts.strip():
+            return None
+        hosts = (h.strip().lower().strip("[]") for h in self.webhooks_allowed_hosts.split(","))
+        return frozenset(h for h in hosts if h)
+
+    @property
+    def retry_schedule_s(self) -> tuple[float, ...]:
+        """The waits between attempts: `5,300` means at most three attempts."""
+        return tuple(float(p) for p in self.webhooks_retry_schedule.split(",") if p.strip())
 
     @property
     def embedded(self) -> bool:

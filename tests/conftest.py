@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.api.app import create_app
+from app.api.openapi import documented_path
 from app.config import ApiKey, Role, Settings
 from app.store.connection import Client, connect, embedded
 from tests.redis_cluster import RedisCluster
@@ -210,6 +211,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         events_relay_interval_s=3600,
         snapshot_on_shutdown=False,  # tests of snapshots turn it on
+        webhooks_allowed_hosts="127.0.0.1",  # no test sends a webhook off this machine
     )
 
 
@@ -264,3 +266,15 @@ async def all_pages(api: Api, path: str, limit: int, **params: str) -> list[dict
         items += page["items"]
         if (cursor := page["next_cursor"]) is None:
             return items
+
+
+def sample_path(route: str, list_id: str) -> str:
+    """A route's path with its parameters filled in: `list_id`, and well-formed stand-ins."""
+    return documented_path(route).format(  # {code:path} is {code}
+        list_id=list_id,
+        campaign_id="c1",
+        upload_id="u1",
+        code="X",
+        webhook_id="wh_0123456789abcdef",
+        delivery_id="dlv_1",
+    )

@@ -42,6 +42,8 @@ class Service:
             "VOUCHERS_PORT": str(self.port),
             "VOUCHERS_UPLOAD_LEASE_S": str(upload_lease_s),
             "VOUCHERS_WORKERS": str(workers),
+            # No test sends a webhook off this machine.
+            "VOUCHERS_WEBHOOKS_ALLOWED_HOSTS": "127.0.0.1",
             "VOUCHERS_API_KEYS": "[" + ",".join(k.model_dump_json() for k in API_KEYS) + "]",
             **{f"VOUCHERS_{name.upper()}": value for name, value in settings.items()},
         }

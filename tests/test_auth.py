@@ -6,10 +6,9 @@ import pytest
 
 from app.api.app import ENDPOINTS
 from app.api.auth import RANK
-from app.api.openapi import documented_path
 from app.api.routing import Endpoint
 from app.config import Role
-from tests.conftest import TOKENS, Api
+from tests.conftest import TOKENS, Api, sample_path
 from tests.state import dump
 
 ROLES: tuple[Role, ...] = ("viewer", "allocator", "admin")
@@ -22,8 +21,7 @@ def _id(endpoint: Endpoint) -> str:
 async def _path(api: Api, endpoint: Endpoint) -> str:
     await api.make_partner()
     made = await api.make_list()
-    path = documented_path(endpoint.path)  # {code:path} is {code}
-    return path.format(list_id=made["id"], campaign_id="c1", upload_id="u1", code="X")
+    return sample_path(endpoint.path, made["id"])
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)

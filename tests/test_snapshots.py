@@ -90,7 +90,7 @@ async def test_damaged_or_foreign_files_are_refused(api: Api, tmp_path: Path) ->
         "flipped": data.replace(b"user-1", b"user-9", 1),
         "cut": data[: len(data) // 2],
         "no end": b"\n".join(data.splitlines()[:-1]) + b"\n",
-        "other version": data.replace(b'"version":2', b'"version":3', 1),
+        "other version": data.replace(b'"version":3', b'"version":4', 1),
         "not ours": b'{"format":"something else","version":1}\n',
         "not json": b"\x00\x01garbage\n",
         "empty": b"",

@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.api import allocations, campaigns, events, health, lists, openapi, partners, snapshots
+from app.api import (
+    allocations,
+    campaigns,
+    events,
+    health,
+    lists,
+    openapi,
+    partners,
+    snapshots,
+    webhooks,
+)
 from app.api import uploads as upload_routes
 from app.api.auth import Authenticator, resolve_api_keys
 from app.api.errors import http_exception
@@ -26,6 +36,7 @@ from app.jobs.janitor import Janitor
 from app.jobs.relay import EventRelay
 from app.jobs.snapshots import SnapshotJob
 from app.jobs.uploads import UploadWorker
+from app.jobs.webhooks import WebhookEngine
 from app.store.connection import UNAVAILABLE, Client, UnsupportedStore, connect, connect_blocking
 from app.store.files import FileStore
 from app.store.snapshots import SnapshotError, read_verified
@@ -42,6 +53,7 @@ ENDPOINTS: list[Endpoint] = [
     *allocations.router.endpoints,
     *events.router.endpoints,
     *snapshots.router.endpoints,
+    *webhooks.router.endpoints,
 ]
 
 
@@ -118,6 +130,8 @@ def create_app(
     files = FileStore(settings.data_dir)
     uploads = UploadWorker(store, files, settings)
     janitor = Janitor(store, uploads, settings.upload_lease_s / 2)
+    metrics = Metrics()
+    deliveries = WebhookEngine(store, settings) if settings.webhooks_inline else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -136,11 +150,15 @@ def create_app(
         janitor.start()  # resumes uploads left in progress, then keeps watching
         await relay.start()  # sweeps every outbox first: nothing left from a crash waits
         snapshot_job.start()
+        if deliveries is not None:
+            await deliveries.start()
         if redis is None:  # a serving process, not an app a test made inside its own
             tune_gc()
         try:
             yield
         finally:
+            if deliveries is not None:
+                await deliveries.close()
             await snapshot_job.close(final=settings.snapshot_on_shutdown)
             await relay.close()
             await janitor.close()
@@ -167,7 +185,8 @@ def create_app(
     app.state.blocking = blocking
     app.state.auth = Authenticator(resolve_api_keys(settings))
     app.state.cursors = None  # the cursors' signer, made on first use (see Ctx.cursors)
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics
+    app.state.webhooks = deliveries
     app.state.clock = clock
     app.state.openapi = orjson.dumps(openapi.build(ENDPOINTS))
     return app

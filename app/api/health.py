@@ -7,6 +7,7 @@ from starlette.responses import Response
 from app.api.json import json_response
 from app.api.routing import Ctx, Router
 from app.api.schemas import Health, Ready
+from app.jobs.webhooks import lag_s
 from app.store.connection import UNAVAILABLE
 
 router = Router()
@@ -47,6 +48,12 @@ async def readyz(ctx: Ctx) -> Response:
 )
 async def metrics(ctx: Ctx) -> Response:
     state = ctx.request.app.state
+    figures = state.metrics.webhooks
+    try:
+        figures.counters = await ctx.store.webhooks.counters()
+        figures.lag_s = await lag_s(ctx.store)
+    except UNAVAILABLE:
+        figures.counters = None  # the store's figures are left out while it is away
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 

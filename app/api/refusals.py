@@ -14,6 +14,7 @@ from app.domain.errors import (
     validation_error,
 )
 from app.domain.lists import Action, Status, refusal
+from app.domain.webhooks import MAX_ENDPOINTS
 from app.store.scripts import Code, Refused
 
 log = logging.getLogger("vouchers.api")
@@ -89,6 +90,22 @@ _ERRORS: dict[Code, Callable[[list[str]], ServiceError]] = {
     Code.EXPIRY_NOT_FUTURE: lambda _: validation_error("expires_at", "must be in the future"),
     Code.LIST_ABANDONED: lambda _: StoreUnavailable(
         "The list could not be created in time (the store was slow or failing over); retry."
+    ),
+    Code.WEBHOOK_NOT_FOUND: lambda _: NotFound(
+        "No such webhook endpoint.", code="webhook_not_found"
+    ),
+    Code.TOO_MANY_WEBHOOKS: lambda _: Conflict(
+        f"The store holds {MAX_ENDPOINTS} webhook endpoints, the most it keeps; delete one first.",
+        code="too_many_webhooks",
+    ),
+    Code.DELIVERY_NOT_FOUND: lambda _: NotFound(
+        "No such delivery of this endpoint (it may have been dropped from the log).",
+        code="delivery_not_found",
+    ),
+    Code.DELIVERY_NOT_FAILED: lambda p: Conflict(
+        f"The delivery is {p[0]}; only a failed delivery can be retried.",
+        code="delivery_not_failed",
+        status=p[0],
     ),
 }
 

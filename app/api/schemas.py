@@ -9,9 +9,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.domain.lists import DESCRIPTION_MAX, NAME_MAX, TAG_MAX, Action, Status
+from app.domain.lists import (
+    DESCRIPTION_MAX,
+    LIST_ID_PATTERN,
+    NAME_MAX,
+    TAG_MAX,
+    Action,
+    Status,
+)
 from app.domain.partners import PARTNER_MAX
 from app.domain.uploads import UploadStatus
+from app.domain.webhooks import DESCRIPTION_MAX as WEBHOOK_DESCRIPTION_MAX
+from app.domain.webhooks import MAX_LIST_FILTER, TEMPLATE_MAX, URL_MAX, EventName
 
 Timestamp = Field(description="RFC 3339 UTC with milliseconds, e.g. 2026-12-31T23:59:59.000Z")
 
@@ -272,3 +281,92 @@ class SnapshotOut(SnapshotStarted):
 class SnapshotPage(BaseModel):
     items: list[SnapshotOut]
     next_cursor: str | None
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+ContentType = Literal["application/json", "text/plain"]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=URL_MAX)]
+ListIdText = Annotated[str, Field(pattern=LIST_ID_PATTERN)]
+ListIds = Annotated[list[ListIdText], Field(max_length=MAX_LIST_FILTER)]
+Events = Annotated[list[EventName], Field(min_length=1)]
+
+
+class WebhookCreate(Request):
+    url: WebhookUrl
+    events: Events | None = None  # every event name
+    list_ids: ListIds | None = None  # every list
+    description: str = Field(default="", max_length=WEBHOOK_DESCRIPTION_MAX)
+    template: str | None = Field(default=None, min_length=1, max_length=TEMPLATE_MAX)
+    content_type: ContentType = "application/json"
+    enabled: bool = True
+
+
+class WebhookEdit(Request):
+    url: WebhookUrl | None = None
+    events: Events | None = None
+    list_ids: ListIds | None = None
+    description: str | None = Field(default=None, max_length=WEBHOOK_DESCRIPTION_MAX)
+    template: str | None = Field(default=None, min_length=1, max_length=TEMPLATE_MAX)
+    content_type: ContentType | None = None
+    enabled: bool | None = None
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    list_ids: list[str] | None
+    description: str
+    template: str | None
+    content_type: str
+    enabled: bool
+    created_at: str = Timestamp
+    updated_at: str = Timestamp
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="whsec_ + base64; shown only here and on rotation")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class SecretOut(BaseModel):
+    secret: str
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    event_name: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: str = Timestamp
+    last_attempt_at: str | None = Timestamp
+    next_attempt_at: str | None = Timestamp
+    last_status_code: int | None
+    last_error: str | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class DeliveryQuery(Page):
+    status: Literal["pending", "delivered", "failed"] | None = None
+
+
+class PreviewIn(Request):
+    template: str = Field(min_length=1, max_length=TEMPLATE_MAX)
+    event: dict[str, Any] | None = None  # default: a sample reward event
+
+
+class PreviewOut(BaseModel):
+    body: str
+
+
+class Accepted(BaseModel):
+    status: Literal["pending"]

@@ -97,7 +97,8 @@ def normalise_tag(raw: str) -> str:
     return raw.lower()
 
 
-_LIST_ID = re.compile(r"^[a-z0-9-]{1,24}\.[a-z0-9-]{1,32}\.[0-9a-z]{1,13}$")
+LIST_ID_PATTERN = r"^[a-z0-9-]{1,24}\.[a-z0-9-]{1,32}\.[0-9a-z]{1,13}$"
+_LIST_ID = re.compile(LIST_ID_PATTERN)
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 

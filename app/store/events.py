@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from app.domain.lists import ListId
 from app.store.connection import Client
@@ -71,22 +71,33 @@ class EventStore:
         )
         return cast(list[str], reply)
 
+    async def last_position(self) -> str | None:
+        """The newest event's position, None when the stream is empty."""
+        last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
+        return last[0][0] if last else None
+
+    async def page(self, after: str | None, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events after the position `after` (from the oldest retained without)."""
+        rows = cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrange(
+                self._keys.events, f"({after}" if after else "-", "+", count=limit
+            ),
+        )
+        return [StoredEvent(entry_id, fields) for entry_id, fields in rows]
+
     async def read(
         self, after: str | None, limit: int, wait_ms: int, blocking: Client
     ) -> list[StoredEvent]:
         """Events after the position `after` (from the oldest retained without one); with
         `wait_ms`, wait that long for the first one on the `blocking` client."""
         start = after or "0-0"
-        rows = cast(
-            list[tuple[str, dict[str, str]]],
-            await self._redis.xrange(
-                self._keys.events, f"({start}" if after else "-", "+", count=limit
-            ),
+        found = await self.page(after, limit)
+        if found or wait_ms <= 0:
+            return found
+        reply = cast(
+            list[tuple[str, list[tuple[str, dict[str, str]]]]],
+            await blocking.xread({self._keys.events: start}, count=limit, block=wait_ms),
         )
-        if not rows and wait_ms > 0:
-            reply = cast(
-                list[tuple[str, list[tuple[str, dict[str, str]]]]],
-                await blocking.xread({self._keys.events: start}, count=limit, block=wait_ms),
-            )
-            rows = reply[0][1] if reply else []
+        rows = reply[0][1] if reply else []
         return [StoredEvent(entry_id, fields) for entry_id, fields in rows]

@@ -10,7 +10,8 @@ Global keys: the partner registry, the list index, the list sequence, the set of
 progress, the lists whose upload records are being unlinked after a delete, and the event
 stream with its relay lease. The stream and the lease share the hash tag `{events}`, so the
 script that appends to the stream checks the lease in the same atomic step (a relay that
-lost its lease cannot append), also on a Redis Cluster.
+lost its lease cannot append), also on a Redis Cluster. The webhook endpoints and their
+deliveries all share the hash tag `{webhooks}`: every webhook step is one script on one slot.
 """
 
 from __future__ import annotations
@@ -77,6 +78,27 @@ class ListKeys:
         )
 
 
+@dataclass(frozen=True)
+class WebhookKeys:
+    """One endpoint's keys: all on the hash tag `{webhooks}`, like every webhook key."""
+
+    endpoint: str  # hash: the endpoint's fields, each value JSON
+    deliveries: str  # hash: delivery id -> delivery record (JSON)
+    due: str  # zset: pending delivery ids scored by next attempt ms (or claim end)
+    log: str  # zset: every kept delivery id scored by its sequence number
+    pending: str  # zset: pending delivery ids by sequence number
+    delivered: str  # zset: delivered ones, by sequence number
+    failed: str  # zset: failed ones, by sequence number
+
+    def deliveries_keys(self) -> tuple[str, ...]:
+        return (self.deliveries, self.due, self.log, self.pending, self.delivered, self.failed)
+
+    def by_status(self, status: str | None) -> str:
+        return {"pending": self.pending, "delivered": self.delivered, "failed": self.failed}.get(
+            status or "", self.log
+        )
+
+
 class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -92,6 +114,23 @@ class Keys:
         self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
         self.snapshot_lock = f"{prefix}:snapshots:lock"  # string: who writes scheduled ones
         self.cursor_secret = f"{prefix}:secret:cursors"  # string: signs paging cursors
+        # zset: webhook endpoint ids by created_at; hash: the delivery engine's cursor, seq and
+        # endpoints' version
+        self.webhooks = f"{prefix}:{{webhooks}}:endpoints"
+        self.webhook_state = f"{prefix}:{{webhooks}}:state"
+        self.webhook_stats = f"{prefix}:{{webhooks}}:stats"  # hash: the engine's counters
+
+    def webhook(self, endpoint_id: str) -> WebhookKeys:
+        base = f"{self.prefix}:{{webhooks}}:{endpoint_id}"
+        return WebhookKeys(
+            endpoint=base,
+            deliveries=f"{base}:deliveries",
+            due=f"{base}:due",
+            log=f"{base}:log",
+            pending=f"{base}:pending",
+            delivered=f"{base}:delivered",
+            failed=f"{base}:failed",
+        )
 
     def partner(self, name: str) -> str:
         """Hash: created_at, lists (non-archived list count)."""

@@ -60,6 +60,12 @@ class Code(IntEnum):
     FENCED = -19
     EXPIRY_NOT_FUTURE = -21
     LIST_ABANDONED = -22
+    WEBHOOK_NOT_FOUND = -23
+    TOO_MANY_WEBHOOKS = -24
+    CURSOR_MOVED = -25  # the webhook engine handles it itself
+    DELIVERY_NOT_FOUND = -26
+    DELIVERY_NOT_FAILED = -27
+    ENDPOINTS_CHANGED = -28  # the webhook engine handles it itself
 
 
 class Refused(Exception):
@@ -142,6 +148,12 @@ SCRIPT_NAMES = (
     "cut_list",
     "page_index",
     "release_lock",
+    "webhook_create",
+    "webhook_update",
+    "webhook_delete",
+    "webhook_fanout",
+    "webhook_settle",
+    "webhook_retry",
 )
 
 

@@ -5,13 +5,16 @@ File format (version 2), UTF-8 JSON lines:
 - then records, each {"type": ..., ...}: "sequence", "partner", "list" (metadata and links),
   "avail" and "issued" (a list's codes, in chunks), "outbox" (events not yet relayed),
   "upload" (an upload's record and progress), "events" with "entries" (the retained event
-  stream, in chunks of [position, event id, event JSON]), then "events" with "last_id"
+  stream, in chunks of [position, event id, event JSON]), then "events" with "last_id",
+  then (version 3) "webhooks" (the delivery engine's cursor and sequence), "webhook" (an
+  endpoint's fields, each JSON, its secrets included) and "deliveries" (an endpoint's
+  delivery records, in chunks)
 - last line: {"type": "end", "sha256": <hex of every byte before this line>, "lists",
   "codes"}
-Version 1 (no event entries) is read too. What can be derived is not stored, and restore
-rebuilds it: the (partner, tag) claims, each partner's list count, dedupe (avail + issued of a
-non-archived list), the idempotency, by-user and link indexes, the allocation log (from the
-issued records), the list counters.
+Versions 1 (no event entries) and 2 (no webhooks) are read too. What can be derived is not
+stored, and restore rebuilds it: the (partner, tag) claims, each partner's list count, dedupe
+(avail + issued of a non-archived list), the idempotency, by-user and link indexes, the
+allocation log (from the issued records), the list counters, the webhook delivery indexes.
 
 Each list is read consistently without stalling anyone: a fence holds its uploads back (they
 wait and retry), its available codes and issued records are scanned in small steps while
@@ -43,8 +46,8 @@ from app.store.scripts import Scripts
 from app.store.uploads import read_bitmap
 
 FORMAT = "partner-vouchers-snapshot"
-VERSION = 2
-READABLE = (1, 2)  # versions this one restores
+VERSION = 3
+READABLE = (1, 2, 3)  # versions this one restores
 CHUNK = 1000  # members per batched command: restore writes, HMGETs of the cut, UNLINKs of clear()
 # Members per SSCAN/HSCAN step: 1,000 cost Redis about 0.5 ms a step, 250 about 0.13 ms, and
 # an allocation may wait behind one step.
@@ -173,6 +176,7 @@ class SnapshotStore:
             w.write({"type": "events", "entries": [[i, f["id"], f["e"]] for i, f in rows]})
             last_id = rows[-1][0]
         w.write({"type": "events", "last_id": last_id or await self._last_event_id()})
+        await self._write_webhooks(w)
         end = {
             "type": "end",
             "sha256": w.hash.hexdigest(),
@@ -181,6 +185,31 @@ class SnapshotStore:
         }
         out.write(orjson.dumps(end) + b"\n")
         return counts
+
+    async def _write_webhooks(self, w: _Out) -> None:
+        """The engine's cursor first, then the deliveries: a delivery made in between is in
+        the file and made again after a restore (at least once), never in neither."""
+        state = cast(dict[str, str], await self._redis.hgetall(self._keys.webhook_state))
+        if not state:
+            return  # no endpoint was ever made
+        w.write({"type": "webhooks", "cursor": state.get("cursor", ""), "seq": state.get("seq")})
+        async for ids in self._ranked(self._keys.webhooks):
+            for endpoint_id in ids:
+                k = self._keys.webhook(endpoint_id)
+                fields = cast(dict[str, str], await self._redis.hgetall(k.endpoint))
+                if not fields:
+                    continue
+                w.write({"type": "webhook", "id": endpoint_id, "fields": fields})
+                seen: set[str] = set()
+
+                def scan(cursor: int, key: str = k.deliveries) -> Awaitable[tuple[int, Any]]:
+                    return self._redis.hscan(key, cursor, count=SCAN_COUNT)
+
+                async for rows in _paced(scan):
+                    fresh = [r for i, r in rows.items() if i not in seen]
+                    seen.update(rows)
+                    if fresh:
+                        w.write({"type": "deliveries", "id": endpoint_id, "records": fresh})
 
     async def _last_event_id(self) -> str | None:
         last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
@@ -423,11 +452,40 @@ class SnapshotLoader:
                     await pipe.execute()
             elif kind == "events" and record["last_id"]:
                 await self._keep_positions_growing(record["last_id"])
+            elif kind in ("webhooks", "webhook", "deliveries"):
+                await self._load_webhooks(record)
         if current is not None:
             await self._write_list(current, partner_lists, counts)
         for partner, lists in partner_lists.items():
             await self._redis.hset(self._keys.partner(partner), "lists", lists)
         return counts
+
+    async def _load_webhooks(self, record: dict[str, Any]) -> None:
+        r = self._redis
+        if record["type"] == "webhooks":
+            if record["cursor"]:
+                await r.hset(self._keys.webhook_state, "cursor", record["cursor"])
+            if record["seq"] is not None:
+                await r.hset(self._keys.webhook_state, "seq", record["seq"])
+            # a delivery process still holding the endpoints it knew reads them again
+            await r.hincrby(self._keys.webhook_state, "version", 1)
+        elif record["type"] == "webhook":
+            k = self._keys.webhook(record["id"])
+            await r.hset(k.endpoint, mapping=record["fields"])
+            await r.zadd(self._keys.webhooks, {record["id"]: int(record["fields"]["created_at"])})
+        else:
+            k = self._keys.webhook(record["id"])
+            async with r.pipeline(transaction=False) as pipe:
+                for raw in record["records"]:
+                    delivery = orjson.loads(raw)
+                    delivery.pop("token", None)  # an attempt in flight is tried again
+                    did, seq = delivery["id"], delivery["seq"]
+                    pipe.hset(k.deliveries, did, orjson.dumps(delivery).decode())
+                    pipe.zadd(k.log, {did: seq})
+                    pipe.zadd(k.by_status(delivery["status"]), {did: seq})
+                    if delivery["status"] == "pending":
+                        pipe.zadd(k.due, {did: delivery["next_attempt_at"]})
+                await pipe.execute()
 
     async def _keep_positions_growing(self, last_id: str) -> None:
         """New events must come after every position a consumer may hold as a cursor: when the

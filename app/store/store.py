@@ -21,6 +21,7 @@ from app.store.replication import ReplicaAcks
 from app.store.scripts import Scripts
 from app.store.snapshots import SnapshotLoader, SnapshotStore
 from app.store.uploads import UploadStore
+from app.store.webhooks import WebhookStore
 
 
 class Store:
@@ -43,6 +44,7 @@ class Store:
         self.allocations = AllocationStore(redis, self.keys, self.scripts)
         self.batcher = AllocationBatcher(self.allocations)
         self.events = EventStore(redis, self.keys, self.scripts, event_retention)
+        self.webhooks = WebhookStore(redis, self.keys, self.scripts)
         self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
         self.loader = SnapshotLoader(redis, self.keys)
 
