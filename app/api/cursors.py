@@ -74,6 +74,11 @@ class Cursors:
         value = self.decode(scope, cursor, _is_position)
         return None if value is None else (value[0], value[1])
 
+    def sequence(self, scope: str, cursor: str | None) -> int | None:
+        """A cursor holding the (positive) sequence number of the previous page's last item."""
+        value = self.decode(scope, cursor, lambda v: isinstance(v, int) and v > 0)
+        return None if value is None else int(value)
+
     def index(self, scope: str, cursor: str | None) -> int:
         """A cursor holding the index of the next item (0 without a cursor)."""
         value = self.decode(scope, cursor, lambda v: isinstance(v, int) and v >= 0)

@@ -20,7 +20,7 @@ from app.domain.lists import (
 from app.domain.partners import PARTNER_MAX
 from app.domain.uploads import UploadStatus
 from app.domain.webhooks import DESCRIPTION_MAX as WEBHOOK_DESCRIPTION_MAX
-from app.domain.webhooks import MAX_LIST_FILTER, TEMPLATE_MAX, URL_MAX, EventName
+from app.domain.webhooks import MAX_LIST_FILTER, TEMPLATE_MAX, URL_MAX, ContentType, EventName
 
 Timestamp = Field(description="RFC 3339 UTC with milliseconds, e.g. 2026-12-31T23:59:59.000Z")
 
@@ -285,7 +285,6 @@ class SnapshotPage(BaseModel):
 
 # --- webhooks -------------------------------------------------------------------------------
 
-ContentType = Literal["application/json", "text/plain"]
 WebhookUrl = Annotated[str, Field(min_length=1, max_length=URL_MAX)]
 ListIdText = Annotated[str, Field(pattern=LIST_ID_PATTERN)]
 ListIds = Annotated[list[ListIdText], Field(max_length=MAX_LIST_FILTER)]

@@ -231,7 +231,7 @@ async def list_deliveries(ctx: Ctx) -> DeliveryPage:
     endpoint_id, query, cursors = _endpoint_id(ctx), ctx.query(DeliveryQuery), await ctx.cursors()
     await ctx.store.webhooks.get(endpoint_id)
     scope = f"deliveries:{endpoint_id}:{query.status or ''}"
-    before = cursors.decode(scope, query.cursor, lambda v: isinstance(v, int) and v > 0)
+    before = cursors.sequence(scope, query.cursor)
     found, last = await ctx.store.webhooks.page(endpoint_id, query.status, query.limit, before)
     return DeliveryPage(
         items=[_delivery(r) for r in found],

@@ -22,7 +22,7 @@ MAX_LIST_FILTER = 100  # list ids one endpoint may name
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SECRET_BYTES = 32
 ERROR_MAX = 300  # characters of an attempt's error kept in the delivery log
-CONTENT_TYPES = ("application/json", "text/plain")
+ContentType = Literal["application/json", "text/plain"]
 # Upper bounds (s) of the attempt latency histogram's buckets
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5, 10, 30)
 

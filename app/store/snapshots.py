@@ -41,6 +41,7 @@ from app.domain.lists import ListId
 from app.store import records
 from app.store.allocations import user_fields
 from app.store.connection import Client
+from app.store.events import EventStore
 from app.store.keys import Keys, ListKeys, claim_field
 from app.store.scripts import Scripts
 from app.store.uploads import read_bitmap
@@ -145,8 +146,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 class SnapshotStore:
-    def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
-        self._redis, self._keys, self._scripts = redis, keys, scripts
+    def __init__(self, redis: Client, keys: Keys, scripts: Scripts, events: EventStore) -> None:
+        self._redis, self._keys, self._scripts, self._events = redis, keys, scripts, events
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class SnapshotStore:
         async for rows in self._stream(self._keys.events, "+"):
             w.write({"type": "events", "entries": [[i, f["id"], f["e"]] for i, f in rows]})
             last_id = rows[-1][0]
-        w.write({"type": "events", "last_id": last_id or await self._last_event_id()})
+        w.write({"type": "events", "last_id": last_id or await self._events.last_position()})
         await self._write_webhooks(w)
         end = {
             "type": "end",
@@ -210,10 +211,6 @@ class SnapshotStore:
                     seen.update(rows)
                     if fresh:
                         w.write({"type": "deliveries", "id": endpoint_id, "records": fresh})
-
-    async def _last_event_id(self) -> str | None:
-        last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
-        return last[0][0] if last else None
 
     async def _ranked(self, key: str) -> AsyncIterator[list[str]]:
         """A sorted set's members in order, CHUNK at a time (by rank: each step costs its size)."""
@@ -397,8 +394,8 @@ class _ListState:
 class SnapshotLoader:
     """Writes a verified snapshot into an empty store, rebuilding what was derived."""
 
-    def __init__(self, redis: Client, keys: Keys) -> None:
-        self._redis, self._keys = redis, keys
+    def __init__(self, redis: Client, keys: Keys, events: EventStore) -> None:
+        self._redis, self._keys, self._events = redis, keys, events
 
     async def is_empty(self) -> bool:
         async for _ in self._redis.scan_iter(match=f"{self._keys.prefix}:*", count=1000):
@@ -490,8 +487,8 @@ class SnapshotLoader:
     async def _keep_positions_growing(self, last_id: str) -> None:
         """New events must come after every position a consumer may hold as a cursor: when the
         stream ends before `last_id` (events trimmed, or a version 1 file), move it there."""
-        last = cast(list[tuple[str, Any]], await self._redis.xrevrange(self._keys.events, count=1))
-        if last and _position(last[0][0]) >= _position(last_id):
+        last = await self._events.last_position()
+        if last and _position(last) >= _position(last_id):
             return
         await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=last_id)
         await self._redis.xdel(self._keys.events, last_id)

@@ -45,8 +45,8 @@ class Store:
         self.batcher = AllocationBatcher(self.allocations)
         self.events = EventStore(redis, self.keys, self.scripts, event_retention)
         self.webhooks = WebhookStore(redis, self.keys, self.scripts)
-        self.snapshots = SnapshotStore(redis, self.keys, self.scripts)
-        self.loader = SnapshotLoader(redis, self.keys)
+        self.snapshots = SnapshotStore(redis, self.keys, self.scripts, self.events)
+        self.loader = SnapshotLoader(redis, self.keys, self.events)
 
     @classmethod
     def of(cls, redis: Client, settings: Settings) -> Store:
