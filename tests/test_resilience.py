@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import uvloop
 
 from app.api.app import ENDPOINTS, create_app
 from app.config import Settings
-from app.store.connection import UnsupportedStore, server_supported
+from app.store.connection import UnsupportedStore, connect, server_supported
 from tests.conftest import API_KEYS, TOKENS, Api, running, sample_path
 from tests.redis_server import RedisServer
 
@@ -232,3 +235,36 @@ async def test_start_up_logs_the_redis_version(
         async with running(create_app(settings)):
             pass
     assert f"store: Redis {version}" in caplog.text
+
+
+def test_a_write_after_redis_reset_the_connection_is_a_connection_error(tmp_path: Path) -> None:
+    """On uvloop (the service's loop) a write to a transport the peer reset raises RuntimeError,
+    where asyncio's own loop raises OSError; the store's connections make it redis-py's
+    ConnectionError, so a request answers 503 (seen as a 500 while a cluster master was killed
+    under load)."""
+
+    async def reset(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        linger = struct.pack("ii", 1, 0)  # close with a RST, as a killed peer's kernel may
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        writer.transport.abort()
+
+    async def main() -> None:
+        server = await asyncio.start_server(reset, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = connect(Settings(redis_url=f"redis://127.0.0.1:{port}/0", data_dir=tmp_path))
+        assert isinstance(client, redis.asyncio.Redis)
+        pool = client.connection_pool
+        conn = pool.connection_class(**pool.connection_kwargs)
+        try:
+            async with asyncio.timeout(HANG_GUARD_S):
+                # The socket as connect() opens it, without its handshake
+                conn._reader, conn._writer = await asyncio.open_connection("127.0.0.1", port)
+                with pytest.raises(ConnectionResetError):
+                    await conn._reader.read()  # the reset arrived: uvloop closed the transport
+                with pytest.raises(redis.ConnectionError):
+                    await conn.send_packed_command(b"PING\r\n", check_health=False)
+        finally:
+            server.close()
+            await client.aclose()
+
+    uvloop.run(main())

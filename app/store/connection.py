@@ -4,14 +4,20 @@ in-process store."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import fakeredis
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -86,12 +92,41 @@ def is_cluster(settings: Settings) -> bool:
         return False
 
 
+class _ResetWrites(AbstractConnection):
+    """uvloop raises RuntimeError (not OSError, as asyncio's own loop does) when a write meets
+    a transport the peer already reset, e.g. a Redis killed while a connection opens: make it
+    the OSError redis-py turns into a ConnectionError (the store is unavailable: a 503, a
+    retry on a fresh connection), not an unexpected error."""
+
+    async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+        try:
+            await super()._send_packed_command(command)
+        except RuntimeError as exc:
+            if self._writer is None or not self._writer.transport.is_closing():
+                raise
+            raise ConnectionResetError(str(exc)) from exc
+
+
+_WITH_RESET_WRITES = {
+    base: type(base.__name__, (_ResetWrites, base), {})
+    for base in (Connection, SSLConnection, UnixDomainSocketConnection)
+}
+
+
+def _url_options(url: str) -> dict[str, Any]:
+    """What the URL says (host, port, password, TLS...), its connection class with
+    _ResetWrites."""
+    options: dict[str, Any] = dict(parse_url(url))
+    options["connection_class"] = _WITH_RESET_WRITES[options.get("connection_class", Connection)]
+    return options
+
+
 def connect(settings: Settings, read_timeout_s: float | None = None) -> Client:
     """The store's client. `read_timeout_s` overrides the read timeout (long polls)."""
     if settings.redis_url is None:
         return embedded()
     timeout = settings.redis_timeout_s
-    options = {
+    options: dict[str, Any] = {
         "socket_timeout": read_timeout_s or settings.read_timeout_s,
         "socket_connect_timeout": timeout,
         # One immediate retry on a fresh connection covers a pooled socket that died with a
@@ -108,11 +143,13 @@ def connect(settings: Settings, read_timeout_s: float | None = None) -> Client:
             require_full_coverage=True,
             **options,
         )
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_pool_size,
-        timeout=timeout,  # wait for a free connection at most this long
-        **options,
+    pool = BlockingConnectionPool(
+        **{
+            **options,
+            "max_connections": settings.redis_pool_size,
+            "timeout": timeout,  # wait for a free connection at most this long
+            **_url_options(settings.redis_url),  # what the URL says wins, as with from_url
+        }
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
@@ -121,7 +158,7 @@ def node_client(settings: Settings) -> Callable[[str, int], Redis]:
     """Clients of single nodes of the cluster VOUCHERS_REDIS_URL names (its password, TLS and
     timeouts), for calls that must share one connection with their WAIT."""
     assert settings.redis_url is not None
-    options = parse_url(settings.redis_url)
+    options = _url_options(settings.redis_url)
 
     def client(host: str, port: int) -> Redis:
         node: dict[str, Any] = {**options, "host": host, "port": port}
