@@ -8,7 +8,7 @@ import pytest
 
 from app.domain.lists import ACTIONS, Action, Status
 from tests.conftest import Api, until_store_time
-from tests.state import dump, iso
+from tests.state import dump
 
 # How each action is performed over HTTP (upload_codes arrives with the uploads issue).
 REQUESTS: dict[Action, tuple[str, str, dict[str, Any] | None]] = {
@@ -91,8 +91,7 @@ async def test_delete_refused_while_linked_names_the_campaigns(api: Api) -> None
 async def test_archived_list_keeps_its_metadata_and_cannot_be_edited(api: Api) -> None:
     made = await list_in(api, Status.ACTIVE)
     await api.put(f"/v1/lists/{made['id']}/campaigns/c1")
-    soon = await api.store_ms() + 20
-    await api.patch(f"/v1/lists/{made['id']}", json={"expires_at": iso(soon)})
+    soon = await api.expire_soon(made["id"])
     archived = (await api.post(f"/v1/lists/{made['id']}/archive")).json()
     assert archived["status"] == "archived"
     assert archived["name"] == made["name"]
