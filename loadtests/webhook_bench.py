@@ -7,9 +7,11 @@ lean receiver process (loadtests/receiver.py) that answers 200 at once and recor
 request, now minus the event's timestamp:
 1. HTTP clients: POSTs/s of aiohttp and httpx to the receiver, 16 in flight (how the
    service's client was picked);
-2. allocations/s (closed loop) with the one endpoint disabled, then enabled, alternating in
-   R rounds (this VM's speed drifts between seconds: the change is the median of the rounds'
-   ratios), with CPU microseconds per allocation of each process;
+2. allocations/s (closed loop) with the one endpoint disabled, then enabled, then enabled
+   with the delivery process stopped (SIGSTOP: what the subscription costs the allocation path
+   itself, apart from the delivery work's share of the cores), alternating in R rounds (this
+   VM's speed drifts between seconds: each change is the median of the rounds' ratios), with
+   CPU microseconds per allocation of each process;
 3. delivery lag (receive time minus event time) p50/p99 while allocations run open loop at
    half, then a quarter of the peak rate, with CPU microseconds per event;
 4. deliveries/s: the receiver is stopped (SIGSTOP) while N events are allocated, then
@@ -128,7 +130,7 @@ def main() -> None:
         settings = {"webhooks_allowed_hosts": "127.0.0.1", "webhooks_timeout_s": "60"}
         with stack(workers=1, settings=settings) as s:
             port = int(s.url.rsplit(":", 1)[1])
-            list_id = seed(s.url, 400_000)
+            list_id = seed(s.url, 700_000)
             make = Requests(f"127.0.0.1:{port}", list_id).allocation
             made = httpx.post(
                 f"{s.url}/v1/webhooks",
@@ -140,29 +142,41 @@ def main() -> None:
             engine = engine_pid(s.service_pid)
             pids = {"service": s.service_pid, "engine": engine, "redis": s.redis_pid}
             pids["receiver"] = proc.pid
-            rounds: dict[str, list[float]] = {"off": [], "on": []}
-            cpu: dict[str, dict[str, float]] = {"off": {}, "on": {}}
-            made_n = {"off": 0, "on": 0}
+            states = ("off", "on", "on_engine_stopped")
+            rounds: dict[str, list[float]] = {state: [] for state in states}
+            cpu: dict[str, dict[str, float]] = {state: {} for state in states}
+            made_n = dict.fromkeys(states, 0)
             for _ in range(args.rounds):
-                for state in ("off", "on"):
+                for state in states:
                     switched = httpx.patch(
-                        endpoint, headers=HEADERS, json={"enabled": state == "on"}
+                        endpoint, headers=HEADERS, json={"enabled": state != "off"}
                     )
                     assert switched.status_code == 200, switched.text
+                    if state == "on_engine_stopped":
+                        drained(hook_port)  # the last round's backlog is not this one's work
+                        os.kill(engine, signal.SIGSTOP)
                     before = {k: cpu_of(k, pid) for k, pid in pids.items()}
                     seconds = args.seconds / args.rounds
                     rate, _, _ = asyncio.run(closed_loop(port, make, args.connections, seconds))
                     for k, pid in pids.items():
                         used = cpu_of(k, pid) - before[k]
                         cpu[state][k] = cpu[state].get(k, 0) + used
+                    if state == "on_engine_stopped":
+                        os.kill(engine, signal.SIGCONT)
                     rounds[state].append(rate)
                     made_n[state] += int(rate * seconds)
-            ratios = sorted(on / off for on, off in zip(rounds["on"], rounds["off"], strict=True))
+
+            def change(state: str) -> float:
+                pairs = zip(rounds[state], rounds["off"], strict=True)
+                return round(statistics.median(sorted(a / b for a, b in pairs)) - 1, 3)
+
             results["allocations_per_s"] = {
                 "no_endpoint": round(statistics.median(rounds["off"])),
                 "one_endpoint": round(statistics.median(rounds["on"])),
-                "change": round(statistics.median(ratios) - 1, 3),
-                "_rounds": [[round(a), round(b)] for a, b in zip(*rounds.values(), strict=True)],
+                "change": change("on"),
+                "one_endpoint_engine_stopped": round(statistics.median(rounds[states[2]])),
+                "change_engine_stopped": change(states[2]),
+                "_rounds": [[round(x) for x in r] for r in zip(*rounds.values(), strict=True)],
                 "cpu_us_per_allocation": {
                     state: {k: round(v / made_n[state] * 1e6) for k, v in cpu[state].items()}
                     for state in cpu

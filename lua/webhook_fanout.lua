@@ -6,16 +6,18 @@
   was matched against endpoints that have changed since: nothing is written, match again).
   The caller claims the first of each endpoint's new deliveries for itself at once (a claim:
   see webhook_settle), so a delivery with a free slot costs no second call before its attempt.
+  A delivery's record is small (no event in it); the event waits in `bodies` until sent.
+  Writes are gathered per endpoint: one HSET and one ZADD per key for the whole page.
   Input:
     KEYS[1] the engine's state (hash: cursor, seq, version)
-    KEYS[2..] per endpoint, 5 keys: endpoint hash, deliveries, due, log, pending
+    KEYS[2..] per endpoint, 6 keys: endpoint hash, deliveries, due, log, pending, bodies
     ARGV[1] the cursor the page was read after ("" for none)
     ARGV[2] the cursor after the page
     ARGV[3] the endpoints' version the page was matched against
     ARGV[4] claim lease, ms
     ARGV[5] E, how many endpoints KEYS holds; ARGV[6..5+E] how many to claim of each
-    ARGV[6+E..] per delivery, 4 values: endpoint number (1-based, in KEYS order), event id,
-            event name, event JSON
+    ARGV[6+E..] per delivery, 5 values: endpoint number (1-based, in KEYS order), event id,
+            event name, event time (epoch ms), event JSON
   Output:
     {0, created, delivery number, id, token, ...}   the deliveries claimed (numbered 1-based
                                                     in ARGV order)
@@ -35,35 +37,48 @@ end
 local now = server_ms()
 local lease = tonumber(ARGV[4])
 local endpoints = tonumber(ARGV[5])
-local room = {}
+local first = 6 + endpoints
+local created = (#ARGV - first + 1) / 5
+local room, writes = {}, {}
 for e = 1, endpoints do
   room[e] = tonumber(ARGV[5 + e])
+  writes[e] = {records = {}, bodies = {}, due = {}, seqs = {}}
 end
-local reply = {0, 0}
-local created = 0
-for i = 6 + endpoints, #ARGV, 4 do
+local seq = rcall('HINCRBY', stateKey, 'seq', created) - created
+local reply = {0, created}
+for i = first, #ARGV, 5 do
   local e = tonumber(ARGV[i])
-  local base = 1 + (e - 1) * 5
-  local seq = rcall('HINCRBY', stateKey, 'seq', 1)
+  local w = writes[e]
+  seq = seq + 1
   local id = 'dlv_' .. seq
   local record = {id = id, seq = seq, event_id = ARGV[i + 1], event_name = ARGV[i + 2],
-    event = ARGV[i + 3], status = 'pending', attempts = 0, created_at = now,
+    event_at = tonumber(ARGV[i + 3]), status = 'pending', attempts = 0, created_at = now,
     next_attempt_at = now}
   local due = now
   if room[e] > 0 then
     room[e] = room[e] - 1
     record.token = tostring(now)
     due = now + lease
-    reply[#reply + 1] = (i - 6 - endpoints) / 4 + 1
+    reply[#reply + 1] = (i - first) / 5 + 1
     reply[#reply + 1] = id
     reply[#reply + 1] = record.token
   end
-  rcall('HSET', KEYS[base + 2], id, cjson.encode(record))
-  rcall('ZADD', KEYS[base + 3], due, id)
-  rcall('ZADD', KEYS[base + 4], seq, id)
-  rcall('ZADD', KEYS[base + 5], seq, id)
-  created = created + 1
+  local n = #w.records
+  w.records[n + 1], w.records[n + 2] = id, cjson.encode(record)
+  w.bodies[n + 1], w.bodies[n + 2] = id, ARGV[i + 4]
+  w.due[n + 1], w.due[n + 2] = due, id
+  w.seqs[n + 1], w.seqs[n + 2] = seq, id
+end
+for e = 1, endpoints do
+  local w, base = writes[e], 1 + (e - 1) * 6
+  if #w.records > 0 then
+    -- bounded: two values per delivery of one page (the engine's page is at most 250)
+    rcall('HSET', KEYS[base + 2], unpack(w.records))
+    rcall('HSET', KEYS[base + 6], unpack(w.bodies))
+    rcall('ZADD', KEYS[base + 3], unpack(w.due))
+    rcall('ZADD', KEYS[base + 4], unpack(w.seqs))
+    rcall('ZADD', KEYS[base + 5], unpack(w.seqs))
+  end
 end
 rcall('HSET', stateKey, 'cursor', ARGV[2])
-reply[2] = created
 return reply

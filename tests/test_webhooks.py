@@ -554,6 +554,36 @@ async def test_endpoints_and_pending_deliveries_are_in_snapshots(
     restored = await deliveries(api, made["id"])
     assert len(restored) == 3
     assert all(d["status"] == "pending" for d in restored)
+    # the restored deliveries still hold what they send: each code arrives again, and is done
+    hook.hang.set()
+    await until(api, all_status(api, made["id"], "delivered", 3))
+    bodies = [r.body for r in hook.requests]
+    assert len(bodies) >= 6
+    assert sorted(bodies[3:]) == sorted(bodies[:3])
+
+
+async def test_the_log_keeps_the_newest_and_delivered_events_are_let_go(
+    redis_client: Any, settings: Settings, clock: Clock, hook: Receiver
+) -> None:
+    keep_three = settings.model_copy(update={"webhooks_retention": 3})
+    async with open_api(redis_client, keep_three, clock) as api:
+        await keep_the_newest(api, hook)
+
+
+async def keep_the_newest(api: Api, hook: Receiver) -> None:
+    made = await subscribe(api, hook.url(), events=[EVERY[0]])
+    list_id = await stocked(api, 8)
+    for n in range(8):
+        await allocate(api, list_id, f"u{n}")
+    await api.app.state.relay.relay()
+    await until(api, all_status(api, made["id"], "delivered", 3))
+    await hook.until(8)
+    kept = await deliveries(api, made["id"], limit=500)
+    assert [d["id"] for d in kept] == ["dlv_8", "dlv_7", "dlv_6"]
+    keys = api.app.state.store.keys.webhook(made["id"])
+    assert await api.redis.hlen(keys.deliveries) == 3
+    assert await api.redis.zcard(keys.log) == 3
+    assert await api.redis.hlen(keys.bodies) == 0  # nothing left to send
 
 
 async def test_the_delivery_process_of_vouchers_serve_survives_kill_9(

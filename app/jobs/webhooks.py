@@ -123,16 +123,17 @@ class WebhookEngine:
         page = await self.store.events.page(state.cursor or None, self.page_size())
         if not page:
             return 0
-        deliveries: list[tuple[str, str, str, str]] = []
+        deliveries: list[tuple[str, str, str, int, str]] = []
         for event in page:
             event_id, blob = event.fields["id"], event.fields["e"]
             if not blob:
                 continue
             parsed: dict[str, Any] = orjson.loads(blob)
             list_id = parsed["properties"].get("voucherListID")
+            at = int(parsed["timestamp"])
             for e in enabled:
-                if e.matches(parsed["name"], list_id, int(parsed["timestamp"])):
-                    deliveries.append((e.id, event_id, parsed["name"], blob))
+                if e.matches(parsed["name"], list_id, at):
+                    deliveries.append((e.id, event_id, parsed["name"], at, blob))
         room = self._reserve(list({d[0] for d in deliveries}))
         used: Counter[str] = Counter()
         try:
@@ -142,10 +143,10 @@ class WebhookEngine:
             if isinstance(claimed, Code):
                 return 0  # another process took the page, or the endpoints changed: read again
             for index, delivery_id, token in claimed:
-                endpoint_id, event_id, _, blob = deliveries[index]
+                endpoint_id, event_id, *_, blob = deliveries[index]
                 used[endpoint_id] += 1
-                record = {"id": delivery_id, "token": token, "event_id": event_id, "event": blob}
-                self._start(Delivery(endpoint_id, record))
+                record = {"id": delivery_id, "token": token, "event_id": event_id}
+                self._start(Delivery(endpoint_id, record, blob))
         finally:
             self._release(room, used)
         return len(page)
@@ -195,7 +196,7 @@ class WebhookEngine:
     def body(self, endpoint: Endpoint, delivery: Delivery) -> bytes:
         """The request body: the event as GET /v1/events shows it, or the template's render.
         Raises templates.RenderError."""
-        event = render(delivery.record["event_id"], delivery.record["event"])
+        event = render(delivery.record["event_id"], delivery.event)
         if endpoint.template is None:
             return orjson.dumps(event)
         return templates.render(endpoint.template, event).encode()

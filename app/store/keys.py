@@ -83,15 +83,24 @@ class WebhookKeys:
     """One endpoint's keys: all on the hash tag `{webhooks}`, like every webhook key."""
 
     endpoint: str  # hash: the endpoint's fields, each value JSON
-    deliveries: str  # hash: delivery id -> delivery record (JSON)
+    deliveries: str  # hash: delivery id -> delivery record (JSON, without the event)
     due: str  # zset: pending delivery ids scored by next attempt ms (or claim end)
     log: str  # zset: every kept delivery id scored by its sequence number
     pending: str  # zset: pending delivery ids by sequence number
     delivered: str  # zset: delivered ones, by sequence number
     failed: str  # zset: failed ones, by sequence number
+    bodies: str  # hash: delivery id -> the event JSON, while it may still be sent
 
     def deliveries_keys(self) -> tuple[str, ...]:
-        return (self.deliveries, self.due, self.log, self.pending, self.delivered, self.failed)
+        return (
+            self.deliveries,
+            self.due,
+            self.log,
+            self.pending,
+            self.delivered,
+            self.failed,
+            self.bodies,
+        )
 
     def by_status(self, status: str | None) -> str:
         return {"pending": self.pending, "delivered": self.delivered, "failed": self.failed}.get(
@@ -130,6 +139,7 @@ class Keys:
             pending=f"{base}:pending",
             delivered=f"{base}:delivered",
             failed=f"{base}:failed",
+            bodies=f"{base}:bodies",
         )
 
     def partner(self, name: str) -> str:

@@ -8,7 +8,7 @@ File format (version 2), UTF-8 JSON lines:
   stream, in chunks of [position, event id, event JSON]), then "events" with "last_id",
   then (version 3) "webhooks" (the delivery engine's cursor and sequence), "webhook" (an
   endpoint's fields, each JSON, its secrets included) and "deliveries" (an endpoint's
-  delivery records, in chunks)
+  delivery records, in chunks; a delivery still to send carries its event as `event`)
 - last line: {"type": "end", "sha256": <hex of every byte before this line>, "lists",
   "codes"}
 Versions 1 (no event entries) and 2 (no webhooks) are read too. What can be derived is not
@@ -207,10 +207,23 @@ class SnapshotStore:
                     return self._redis.hscan(key, cursor, count=SCAN_COUNT)
 
                 async for rows in _paced(scan):
-                    fresh = [r for i, r in rows.items() if i not in seen]
+                    fresh = {i: r for i, r in rows.items() if i not in seen}
                     seen.update(rows)
                     if fresh:
-                        w.write({"type": "deliveries", "id": endpoint_id, "records": fresh})
+                        records = await self._with_events(k.bodies, fresh)
+                        w.write({"type": "deliveries", "id": endpoint_id, "records": records})
+
+    async def _with_events(self, bodies: str, records: dict[str, str]) -> list[str]:
+        """Delivery records as the file holds them: each with the event it still has to send
+        (`event`), as one record."""
+        events = cast(list[str | None], await self._redis.hmget(bodies, list(records)))
+        out = []
+        for raw, event in zip(records.values(), events, strict=True):
+            if event is None:
+                out.append(raw)
+            else:
+                out.append(orjson.dumps({**orjson.loads(raw), "event": event}).decode())
+        return out
 
     async def _ranked(self, key: str) -> AsyncIterator[list[str]]:
         """A sorted set's members in order, CHUNK at a time (by rank: each step costs its size)."""
@@ -477,6 +490,10 @@ class SnapshotLoader:
                     delivery = orjson.loads(raw)
                     delivery.pop("token", None)  # an attempt in flight is tried again
                     did, seq = delivery["id"], delivery["seq"]
+                    if (event := delivery.pop("event", None)) is not None:
+                        delivery.setdefault("event_at", orjson.loads(event)["timestamp"])
+                        if delivery["status"] != "delivered":
+                            pipe.hset(k.bodies, did, event)
                     pipe.hset(k.deliveries, did, orjson.dumps(delivery).decode())
                     pipe.zadd(k.log, {did: seq})
                     pipe.zadd(k.by_status(delivery["status"]), {did: seq})

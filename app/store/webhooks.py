@@ -1,9 +1,10 @@
 """Webhook endpoints and their deliveries, all on the hash tag `{webhooks}`.
 
 An endpoint is a hash whose values are JSON (its secrets included: they sit in Redis as the
-rest of the state does, so protect Redis as you protect the service). A delivery is a JSON
-record in its endpoint's `deliveries` hash, indexed by sorted sets: `due` (pending, by next
-attempt), `log` and one per status (by sequence number, for the delivery log's pages).
+rest of the state does, so protect Redis as you protect the service). A delivery is a small
+JSON record in its endpoint's `deliveries` hash, indexed by sorted sets: `due` (pending, by
+next attempt), `log` and one per status (by sequence number, for the delivery log's pages).
+The event it sends waits in the endpoint's `bodies` hash until it is delivered.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ FIELDS = (
 @dataclass(frozen=True)
 class Delivery:
     endpoint_id: str
-    record: dict[str, Any]  # the stored record: id, seq, event_id, event_name, event, status...
+    record: dict[str, Any]  # the stored record (id, seq, event_id, event_name, status...)
+    event: str  # the event's JSON, as the stream holds it
 
     @property
     def id(self) -> str:
@@ -173,10 +175,11 @@ class WebhookStore:
         seen: EngineState,
         new_cursor: str,
         room: dict[str, int],
-        deliveries: list[tuple[str, str, str, str]],
+        deliveries: list[tuple[str, str, str, int, str]],
         lease_ms: int,
     ) -> list[tuple[int, str, str]] | Code:
-        """Create deliveries `(endpoint id, event id, event name, event JSON)`, claiming up to
+        """Create deliveries `(endpoint id, event id, event name, event time in epoch ms, event
+        JSON)`, claiming up to
         `room[endpoint id]` of each endpoint's for this process, and move the cursor from
         `seen.cursor` to `new_cursor`. Returns the claimed ones as (index in `deliveries`,
         delivery id, token), or CURSOR_MOVED / ENDPOINTS_CHANGED when `seen` is out of date
@@ -187,11 +190,11 @@ class WebhookStore:
             if endpoint_id not in order:
                 order[endpoint_id] = len(order) + 1
                 k = self._keys.webhook(endpoint_id)
-                keys += [k.endpoint, k.deliveries, k.due, k.log, k.pending]
+                keys += [k.endpoint, k.deliveries, k.due, k.log, k.pending, k.bodies]
         args: list[Any] = [seen.cursor, new_cursor, seen.version, lease_ms, len(order)]
         args += [room.get(endpoint_id, 0) for endpoint_id in order]
-        for endpoint_id, event_id, name, blob in deliveries:
-            args += [order[endpoint_id], event_id, name, blob]
+        for endpoint_id, event_id, name, at, blob in deliveries:
+            args += [order[endpoint_id], event_id, name, at, blob]
         reply = await self._scripts.run("webhook_fanout", keys, args)
         if int(reply[0]) in (Code.CURSOR_MOVED, Code.ENDPOINTS_CHANGED):
             return Code(int(reply[0]))
@@ -231,8 +234,8 @@ class WebhookStore:
         flat = raise_for(await self._scripts.run("webhook_settle", keys, args))[1:]
         ids = list(order)
         return [
-            Delivery(ids[int(flat[i]) - 1], orjson.loads(flat[i + 1]))
-            for i in range(0, len(flat), 2)
+            Delivery(ids[int(flat[i]) - 1], orjson.loads(flat[i + 1]), str(flat[i + 2]))
+            for i in range(0, len(flat), 3)
         ]
 
     async def counters(self) -> dict[str, float]:
@@ -250,7 +253,7 @@ class WebhookStore:
                 if first:
                     pipe.hget(self._keys.webhook(endpoint_id).deliveries, first[0])
             records: list[str | None] = await pipe.execute()
-        times = [int(orjson.loads(orjson.loads(r)["event"])["timestamp"]) for r in records if r]
+        times = [int(orjson.loads(r)["event_at"]) for r in records if r]
         return min(times) if times else None
 
     # --- the delivery log ------------------------------------------------------------------
