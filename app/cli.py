@@ -1,4 +1,5 @@
-"""`vouchers serve | webhooks | snapshot | restore`."""
+"""`vouchers serve | webhooks | snapshot | restore`, and the admin commands (`lists`, `upload`,
+`allocations export`) that talk to a running service (app/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
+from app import admin_cli
 from app.api.auth import admin_token_path, resolve_api_keys
 from app.api.protocol import JsonErrorsProtocol
 from app.config import Settings
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     back = commands.add_parser("restore", help="load a snapshot into an empty store")
     back.add_argument("path", type=Path)
     back.add_argument("--force", action="store_true", help="replace a non-empty store")
+    admin_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return webhooks(settings, args.parent)
     if args.command == "snapshot":
         return snapshot(settings)
+    if args.command in ("lists", "upload", "allocations"):
+        return admin_cli.run(settings, args)
     return restore(settings, args.path, args.force)
 
 

@@ -20,6 +20,7 @@ from app.api import (
     events,
     health,
     lists,
+    me,
     openapi,
     partners,
     snapshots,
@@ -31,6 +32,7 @@ from app.api.errors import http_exception
 from app.api.metrics import Metrics
 from app.api.routing import Endpoint, build_routes, handler
 from app.config import Settings
+from app.console import routes as console
 from app.domain.clock import now_ms
 from app.jobs.janitor import Janitor
 from app.jobs.relay import EventRelay
@@ -54,6 +56,8 @@ ENDPOINTS: list[Endpoint] = [
     *events.router.endpoints,
     *snapshots.router.endpoints,
     *webhooks.router.endpoints,
+    *me.router.endpoints,
+    *console.router.endpoints,
 ]
 
 

@@ -81,6 +81,11 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class Me(BaseModel):
+    user: str
+    role: Literal["viewer", "allocator", "admin"]
+
+
 class Ready(BaseModel):
     status: Literal["ready", "unavailable"]
     redis: bool
