@@ -478,6 +478,7 @@ def test_a_viewer_sees_no_actions(browser: Browser, svc: Service) -> None:
     admin = Console(browser.new_page(), svc)
     partner = admin.partner()
     made = admin.make_list(partner, "viewer")
+    admin.upload(made["id"], "V1\nV2\n")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     sign_in(page, svc, "viewer")
@@ -490,6 +491,8 @@ def test_a_viewer_sees_no_actions(browser: Browser, svc: Service) -> None:
     viewer.open(f"#/lists/{made['id']}/uploads")
     expect(page.get_by_role("heading", name="Upload log")).to_be_visible()
     expect(page.get_by_role("button", name="Upload codes")).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text="codes.csv")).to_contain_text("2 / 2")
+    expect(page.get_by_role("button", name="Original file")).to_have_count(0)  # codes inside
     viewer.open(f"#/lists/{made['id']}/campaigns")
     expect(page.get_by_role("button", name="Link campaign")).to_have_count(0)
     viewer.open(f"#/lists/{made['id']}/allocations")

@@ -546,10 +546,11 @@ function uploadRow(list, upload) {
     h("td", {}, when(upload.created_at)),
     h("td", { class: "num" }, `${number(upload.codes_uploaded)} / ${number(upload.codes_total)}`),
     h("td", {}, upload.error_count ? `${number(upload.error_count)} (${errors})` : "None"),
-    h("td", {},
+    h("td", {}, can("admin") ? [ // the files hold codes: admin only
       h("button", { type: "button", class: "link", onclick: () => download(`${base}/file`, upload.file_name) }, "Original file"),
       upload.error_count || upload.status === "failed" ? [" · ",
-        h("button", { type: "button", class: "link", onclick: () => download(`${base}/errors`, `${upload.id}-errors.csv`) }, "Error file")] : null));
+        h("button", { type: "button", class: "link", onclick: () => download(`${base}/errors`, `${upload.id}-errors.csv`) }, "Error file")] : null]
+      : h("span", { class: "muted" }, "—")));
 }
 
 async function uploadsTab(list, panel) {
