@@ -378,6 +378,23 @@ async def test_one_users_allocations_page_through_the_by_user_index(api: Api) ->
     assert nobody == {"items": [], "next_cursor": None}
 
 
+async def test_allocations_page_newest_first_when_asked(api: Api) -> None:
+    list_id = await stocked(api, 20)
+    given = [(await allocate(api, list_id, "u1", key=f"k{n}")).json() for n in range(7)]
+    given += [(await allocate(api, list_id, f"v{n}")).json() for n in range(4)]
+    path = f"/v1/lists/{list_id}/allocations"
+    newest = await all_pages(api, path, 3, order="newest")
+    assert [a["voucher_code"] for a in newest] == [g["voucher_code"] for g in reversed(given)]
+    mine = await all_pages(api, path, 3, order="newest", user_id="u1")
+    assert [a["voucher_code"] for a in mine] == [g["voucher_code"] for g in reversed(given[:7])]
+    oldest = (await api.get(path, params={"limit": 3})).json()
+    crossed = await api.get(path, params={"order": "newest", "cursor": oldest["next_cursor"]})
+    assert crossed.status_code == 422  # a cursor of one order is not one of the other
+    wrong = await api.get(path, params={"order": "sideways"})
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["details"]["fields"][0]["field"] == "order"
+
+
 @pytest.mark.parametrize("skew_ms", [-3_600_000, 3_600_000])
 async def test_every_route_judges_expiry_on_the_store_clock(api: Api, skew_ms: int) -> None:
     """The app's own clock an hour off the store's: every route still agrees with the

@@ -390,9 +390,17 @@ def test_look_up_an_allocated_code_and_export_the_allocations(console: Console) 
         "/v1/allocations",
         json={"list_id": made["id"], "campaign_id": "c1", "user_id": "u-7"},
     )
+    later = console.api(
+        "POST",
+        "/v1/allocations",
+        json={"list_id": made["id"], "campaign_id": "c1", "user_id": "u-8"},
+    )
     page = console.page
     console.open(f"#/lists/{made['id']}/allocations")
-    expect(page.get_by_role("cell", name=given["voucher_code"])).to_be_visible()
+    rows = page.get_by_role("table", name="Allocations").get_by_role("row")
+    expect(rows).to_have_count(3)  # the header and two allocations, newest first
+    assert rows.nth(1).get_by_role("cell").first.inner_text() == later["voucher_code"]
+    assert rows.nth(2).get_by_role("cell").first.inner_text() == given["voucher_code"]
     page.get_by_label("Voucher code").fill(given["voucher_code"])
     page.get_by_role("button", name="Look up").click()
     result = page.locator("#lookup-result")

@@ -98,7 +98,7 @@ async def allocate(ctx: Ctx) -> Response:
 @router.add(
     "GET",
     "/v1/lists/{list_id}/allocations",
-    summary="The list's allocations in order (or one user's)",
+    summary="The list's allocations in order, oldest or newest first (or one user's)",
     role="allocator",
     query=AllocationQuery,
     response=AllocationPage,
@@ -108,14 +108,17 @@ async def list_allocations(ctx: Ctx) -> AllocationPage:
     lid, query, cursors = list_id(ctx), ctx.query(AllocationQuery), await ctx.cursors()
     await load(ctx.store, lid)
     more: int | str | None  # the next page's start: an index among the user's, or a log position
+    newest = query.order == "newest"
+    order = ":newest" if newest else ""  # a cursor of one order is refused by the other
+    store = ctx.store.allocations
     if query.user_id is not None:
-        scope = f"allocations:{lid.value}:{query.user_id}"
+        scope = f"allocations:{lid.value}:{query.user_id}{order}"
         start = cursors.index(scope, query.cursor)
-        mine, more = await ctx.store.allocations.of_user(lid, query.user_id, query.limit, start)
+        mine, more = await store.of_user(lid, query.user_id, query.limit, start, newest)
     else:
-        scope = f"allocations:{lid.value}"
+        scope = f"allocations:{lid.value}{order}"
         after = cursors.name(scope, query.cursor)
-        mine, more = await ctx.store.allocations.page(lid, query.limit, after)
+        mine, more = await store.page(lid, query.limit, after, newest)
     return AllocationPage(
         items=[_item(a) for a in mine],
         next_cursor=None if more is None else cursors.encode(scope, more),

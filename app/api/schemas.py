@@ -238,6 +238,9 @@ class AllocationPage(BaseModel):
 
 class AllocationQuery(Page):
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
+    order: Literal["oldest", "newest"] = Field(
+        default="oldest", description="oldest first (the default) or newest first"
+    )
 
 
 class CodeOut(BaseModel):

@@ -47,9 +47,10 @@ def _allocation(list_id: str, code: str, raw: str) -> Allocation:
     )
 
 
-def user_fields(user_id: str, start: int, stop: int) -> list[str]:
-    """The by-user index fields of a user's codes start..stop-1 (see lua/allocate.lua)."""
-    return [user_id if i == 0 else f"{user_id}\n{i}" for i in range(start, stop)]
+def user_fields(user_id: str, start: int, stop: int, step: int = 1) -> list[str]:
+    """The by-user index fields of a user's codes range(start, stop, step) (see
+    lua/allocate.lua)."""
+    return [user_id if i == 0 else f"{user_id}\n{i}" for i in range(start, stop, step)]
 
 
 class AllocationStore:
@@ -115,30 +116,38 @@ class AllocationStore:
         return [_allocation(list_id.value, c, r) for c, r in zip(codes, raws, strict=True) if r]
 
     async def page(
-        self, list_id: ListId, limit: int, after: str | None
+        self, list_id: ListId, limit: int, after: str | None, newest: bool = False
     ) -> tuple[list[Allocation], str | None]:
-        """Allocations in the order they happened, after the log position `after`."""
-        start = "-" if after is None else f"({after}"
+        """Allocations in the order they happened (with `newest`, the other way), after the
+        log position `after`."""
+        log = self._keys.list(list_id).log
+        bound = None if after is None else f"({after}"
         rows = cast(
             list[tuple[str, dict[str, str]]],
-            await self._redis.xrange(self._keys.list(list_id).log, start, "+", count=limit + 1),
+            await self._redis.xrevrange(log, bound or "+", "-", count=limit + 1)
+            if newest
+            else await self._redis.xrange(log, bound or "-", "+", count=limit + 1),
         )
         shown = rows[:limit]
         found = await self._records(list_id, [fields["c"] for _, fields in shown])
         return found, (shown[-1][0] if len(rows) > limit else None)
 
     async def of_user(
-        self, list_id: ListId, user_id: str, limit: int, start: int
+        self, list_id: ListId, user_id: str, limit: int, start: int, newest: bool = False
     ) -> tuple[list[Allocation], int | None]:
-        """A user's allocations in order, from their `start`th: reads only the page's entries
-        of the by-user index, however many codes the user has."""
+        """A user's allocations in order (with `newest`, the other way), from their `start`th:
+        reads only the page's entries of the by-user index, however many codes the user has."""
         by_user = self._keys.list(list_id).by_user
         first, more = cast(
             list[str | None], await self._redis.hmget(by_user, [user_id, f"{user_id}\n#"])
         )
         total = 0 if first is None else 1 + int(more or 0)
         stop = min(start + limit, total)
-        fields = user_fields(user_id, start, stop)
+        fields = (
+            user_fields(user_id, total - 1 - start, total - 1 - stop, -1)
+            if newest
+            else user_fields(user_id, start, stop)
+        )
         codes = cast(list[str | None], await self._redis.hmget(by_user, fields)) if fields else []
         found = await self._records(list_id, [c for c in codes if c is not None])
         return found, (stop if stop < total else None)

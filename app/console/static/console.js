@@ -702,7 +702,7 @@ async function allocationsTab(list, panel) {
   const loads = counter();
   async function load(cursor = null) {
     const mine = loads.next();
-    const page = await api("GET", `${listPath(list.id)}/allocations`, { query: { limit: 100, cursor, user_id: userFilter.value.trim() } });
+    const page = await api("GET", `${listPath(list.id)}/allocations`, { query: { limit: 100, cursor, order: "newest", user_id: userFilter.value.trim() } });
     if (loads.stale(mine)) return;
     const rows = page.items.map((a) => h("tr", {},
       h("td", { class: "mono" }, a.voucher_code), h("td", {}, a.user_id), h("td", { class: "mono" }, a.campaign_id),
