@@ -1,10 +1,16 @@
 --[[
   Hand out codes, exactly once, for a batch of requests to one list, in one atomic step. For
   each request in order: replay by idempotency scope; then check the list, the campaign link,
-  the status and expiry (server time) and the stock; SPOP a code; write its issued record, the
+  the status and expiry (server time) and the stock; take a code; write its issued record, the
   idempotency entry, the counters, the allocation log, the by-user index and the outbox event,
   plus Voucher List Low / Exhausted when this allocation crosses the threshold or takes the
   last code. A request later in the batch sees what earlier ones did (a repeat replays).
+  The outcome is exactly that of the requests one after another, but what can be read or
+  written for the whole batch is, in one command each (the cost per code is then two XADDs
+  and a few table operations): one HMGET of the scopes, one of the replayed records, one
+  SPOP of as many codes as the batch takes, one HMGET and one HSET of the by-user index, one
+  HSET each of issued and idem. Bounded: a few values per request of the batch, which the
+  caller keeps to a few hundred (64 coalesced requests, 100 items of a bulk call).
   Input:
     KEYS[1] meta hash
     KEYS[2] avail set
@@ -46,7 +52,6 @@ local meta = rcall('HMGET', metaKey, 'partner', 'name', 'description', 'codes_up
 local threshold = tonumber(meta[5])
 local distributed = tonumber(meta[6]) or 0
 local handedOut = 0 -- by this batch: one HINCRBY at the end
-local linked = {} -- campaign -> linked?, looked up once per batch
 
 local stamp = string.format('%d', now)
 local enc = cjson.encode
@@ -65,78 +70,181 @@ local function stock_event(name, available)
       lowStockThreshold = threshold or cjson.null}}))
 end
 
-local function record_of(code)
+local encoded = {} -- value -> its JSON: a batch's campaign and source repeat
+local function enc_cached(value)
+  local known = encoded[value]
+  if known == nil then
+    known = enc(value)
+    encoded[value] = known
+  end
+  return known
+end
+
+local function split_record(raw)
   local parts = {}
-  for part in string.gmatch(rcall('HGET', issuedKey, code), '([^\n]*)\n?') do
+  for part in string.gmatch(raw, '([^\n]*)\n?') do
     parts[#parts + 1] = part
   end
   return parts
 end
 
-local function is_linked(campaign)
-  local known = linked[campaign]
-  if known == nil then
-    known = rcall('HEXISTS', linksKey, campaign) == 1
-    linked[campaign] = known
-  end
-  return known
+local n = (#ARGV - 1) / 4
+local req = {} -- i -> {campaign, user, source, scope}
+local scopes = {}
+for i = 1, n do
+  local b = 2 + (i - 1) * 4
+  req[i] = {ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]}
+  scopes[i] = ARGV[b + 3]
 end
 
-local function allocate(campaign, user, source, scope)
-  -- 1. replay: the scope's earlier allocation, whatever the list's state is now
-  local previous = rcall('HGET', idemKey, scope)
-  if previous then
-    local rec = record_of(previous)
+-- Pass 1: each request's fate but the stock, in order: 'stored' (a replay of an earlier
+-- batch's allocation), 'again' (a replay of this batch's earlier request with the scope),
+-- 'clash' (the scope of an earlier request of this batch, with another user or campaign),
+-- 'refused' (with its code), or 'take' (wants a code; the takers are numbered in order).
+-- bounded: one scope per request of the batch
+local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {}
+local storedCodes = {}
+for i = 1, n do
+  if stored[i] then
+    storedCodes[#storedCodes + 1] = stored[i]
+  end
+end
+-- bounded: at most one code per request of the batch
+local storedRaw = #storedCodes > 0 and rcall('HMGET', issuedKey, unpack(storedCodes)) or {}
+local storedRec = {}
+for i, code in ipairs(storedCodes) do
+  storedRec[code] = split_record(storedRaw[i])
+end
+
+local fate = {}
+local firstOf = {} -- scope -> the request of this batch that took (or tried to take) a code
+local takers = 0
+local linked = {} -- campaign -> linked?, looked up once per batch
+for i = 1, n do
+  local campaign, user, scope = req[i][1], req[i][2], req[i][4]
+  local earlier = firstOf[scope]
+  if stored[i] then
+    local rec = storedRec[stored[i]]
     if rec[1] ~= user or rec[2] ~= campaign then
-      return -14, '', '', ''
+      fate[i] = {'refused', -14}
+    else
+      fate[i] = {'stored', stored[i], rec}
     end
-    return 1, previous, rec[3], rec[4] .. '\n' .. rec[5]
+  elseif earlier then
+    local other = req[earlier]
+    if other[2] ~= user or other[1] ~= campaign then
+      if linked[campaign] == nil then
+        linked[campaign] = rcall('HEXISTS', linksKey, campaign) == 1
+      end
+      fate[i] = {'clash', earlier, linked[campaign]}
+    else
+      fate[i] = {'again', earlier}
+    end
+  elseif not status then
+    fate[i] = {'refused', -4}
+  else
+    if linked[campaign] == nil then
+      linked[campaign] = rcall('HEXISTS', linksKey, campaign) == 1
+    end
+    if not linked[campaign] then
+      fate[i] = {'refused', -15}
+    elseif status ~= 'active' then
+      fate[i] = {'refused', -16}
+    else
+      takers = takers + 1
+      fate[i] = {'take', takers}
+      firstOf[scope] = i
+    end
   end
-  -- 2. the list, 3. the campaign link, 4. the status and expiry
-  if not status then
-    return -4, '', '', ''
-  end
-  if not is_linked(campaign) then
-    return -15, '', '', ''
-  end
-  if status ~= 'active' then
-    return -16, status, '', ''
-  end
-  -- 5. the stock
-  local code = rcall('SPOP', availKey)
-  if not code then
-    return -17, '', '', ''
-  end
-  handedOut = handedOut + 1
-  local available = tonumber(meta[4]) - distributed - handedOut
-  local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', rewardHead .. enc(user) ..
-    ',"properties":{"campaignID":' .. enc(campaign) .. ',"source":' .. enc(source) ..
-    ',"voucherCode":' .. enc(code) .. rewardList .. '}}')
-  rcall('HSET', issuedKey, code,
-    table.concat({user, campaign, now, eventId, source, scope}, '\n'))
-  rcall('HSET', idemKey, scope, code)
-  rcall('XADD', logKey, '*', 'c', code)
-  if rcall('HSETNX', byUserKey, user, code) == 0 then -- the user's second code or more
-    rcall('HSET', byUserKey, user .. '\n' .. rcall('HINCRBY', byUserKey, user .. '\n#', 1), code)
-  end
-  if threshold and available == threshold then
-    stock_event('Voucher List Low', available)
-  end
-  if available == 0 then
-    stock_event('Voucher List Exhausted', 0)
-  end
-  return 0, code, now, eventId
 end
 
+-- The stock: one SPOP for every taker; the first takers in order get them.
+local codes = takers > 0 and rcall('SPOP', availKey, takers) or {}
+
+-- The by-user index before this batch, for the users who get a code.
+local userFields, seenUser = {}, {}
+for i = 1, n do
+  local user = req[i][2]
+  if fate[i][1] == 'take' and fate[i][2] <= #codes and not seenUser[user] then
+    seenUser[user] = true
+    userFields[#userFields + 1] = user
+    userFields[#userFields + 1] = user .. '\n#'
+  end
+end
+-- bounded: two fields per user of the batch
+local userNow = #userFields > 0 and rcall('HMGET', byUserKey, unpack(userFields)) or {}
+local userHas, userMore = {}, {}
+for j = 1, #userFields, 2 do
+  userHas[userFields[j]] = userNow[j] ~= false
+  userMore[userFields[j]] = tonumber(userNow[j + 1]) or 0
+end
+
+-- Pass 2: in order, hand out, write the events and gather the writes.
+local issuedNow, idemNow, byUserNow = {}, {}, {}
+local given = {} -- request i -> {code, eventId, source}
 local reply = {rcall('XLEN', outboxKey)}
-for i = 2, #ARGV, 4 do
-  local a, b, c, d = allocate(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+local function answer(a, b, c, d)
   reply[#reply + 1] = a
   reply[#reply + 1] = b
   reply[#reply + 1] = c
   reply[#reply + 1] = d
 end
+for i = 1, n do
+  local campaign, user, source, scope = req[i][1], req[i][2], req[i][3], req[i][4]
+  local f = fate[i]
+  if f[1] == 'stored' then
+    answer(1, f[2], f[3][3], f[3][4] .. '\n' .. f[3][5])
+  elseif f[1] == 'again' then
+    local g = given[f[2]]
+    if g then
+      answer(1, g[1], stamp, g[2] .. '\n' .. g[3])
+    else
+      answer(-17, '', '', '') -- its first request found no code either
+    end
+  elseif f[1] == 'clash' then
+    -- the key's code belongs to another user or campaign; or, when the earlier request found
+    -- no code, this one is checked as a new request would be, and finds none either
+    answer(given[f[2]] and -14 or (f[3] and -17 or -15), '', '', '')
+  elseif f[1] == 'refused' then
+    answer(f[2], f[2] == -16 and status or '', '', '')
+  elseif f[2] > #codes then
+    answer(-17, '', '', '')
+  else
+    local code = codes[f[2]]
+    handedOut = handedOut + 1
+    local available = tonumber(meta[4]) - distributed - handedOut
+    local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', rewardHead ..
+      enc(user) .. ',"properties":{"campaignID":' .. enc_cached(campaign) .. ',"source":' ..
+      enc_cached(source) .. ',"voucherCode":' .. enc(code) .. rewardList .. '}}')
+    rcall('XADD', logKey, '*', 'c', code)
+    local k = #issuedNow
+    issuedNow[k + 1] = code
+    issuedNow[k + 2] = table.concat({user, campaign, stamp, eventId, source, scope}, '\n')
+    idemNow[k + 1], idemNow[k + 2] = scope, code
+    local m = #byUserNow
+    if not userHas[user] then -- the user's first code
+      userHas[user] = true
+      byUserNow[m + 1], byUserNow[m + 2] = user, code
+    else
+      userMore[user] = userMore[user] + 1
+      byUserNow[m + 1], byUserNow[m + 2] = user .. '\n' .. userMore[user], code
+      byUserNow[m + 3], byUserNow[m + 4] = user .. '\n#', userMore[user]
+    end
+    given[i] = {code, eventId, source}
+    if threshold and available == threshold then
+      stock_event('Voucher List Low', available)
+    end
+    if available == 0 then
+      stock_event('Voucher List Exhausted', 0)
+    end
+    answer(0, code, now, eventId)
+  end
+end
 if handedOut > 0 then
+  -- bounded: two to four values per code this batch handed out
+  rcall('HSET', issuedKey, unpack(issuedNow))
+  rcall('HSET', idemKey, unpack(idemNow))
+  rcall('HSET', byUserKey, unpack(byUserNow))
   rcall('HINCRBY', metaKey, 'codes_distributed', handedOut)
 end
 return reply

@@ -23,8 +23,9 @@ from tests.state import Clock, dump, iso
 
 
 async def stocked(api: Api, codes: int, campaign: str = "c1", **fields: Any) -> str:
-    """A list with `codes` codes, linked to `campaign`."""
-    await api.make_partner()
+    """A list with `codes` codes, linked to `campaign` (of partner `fields["partner"]`, made
+    here, Acme by default)."""
+    await api.make_partner(fields.get("partner", "Acme"))
     made = await api.make_list(**fields)
     content = "\n".join(f"CODE-{n:06d}" for n in range(codes)).encode()
     if codes:

@@ -42,6 +42,9 @@ def returned_codes(name: str) -> set[int]:
     body = body[body.index("]]") :]
     codes = {-int(n) for n in re.findall(r"return \{?-(\d+)", body)}
     codes |= {-int(n) for n in re.findall(r"table\.insert\(reply, 1, -(\d+)\)", body)}
+    # allocate.lua answers per request: answer(-N, ...), or a fate {'refused', -N} answered so
+    answered = re.findall(r"answer\(-(\d+)|'refused', -(\d+)", body)
+    codes |= {-int(n) for groups in answered for n in groups if n}
     for function, theirs in include_functions().items():
         if re.search(rf"\b{function}\(", body):
             codes |= theirs

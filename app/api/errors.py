@@ -28,7 +28,11 @@ def error_response(error: ServiceError, headers: dict[str, str] | None = None) -
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+    """A field's name as a client writes it: `items[3].user_id`."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name or "body"
 
 
 def from_validation(exc: ValidationError) -> ServiceError:

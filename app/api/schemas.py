@@ -214,6 +214,45 @@ class AllocationCreate(Request):
     source: str = Field(default="promo", min_length=1, max_length=64)
 
 
+BULK_MAX = 1000  # items in one POST /v1/allocations/bulk
+
+
+class BulkItemIn(Request):
+    user_id: str = Field(min_length=1, max_length=256)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class BulkCreate(Request):
+    list_id: str = Field(min_length=1, max_length=100)
+    campaign_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    source: str = Field(default="promo", min_length=1, max_length=64)
+    items: list[BulkItemIn] = Field(min_length=1, max_length=BULK_MAX)
+
+
+class BulkError(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class BulkResult(BaseModel):
+    """One item's result: what POST /v1/allocations would have answered for it."""
+
+    status: int = Field(description="201 allocated, 200 replayed, 404 or 409 refused")
+    voucher_code: str | None = None
+    issued_at: str | None = Field(default=None, description=Timestamp.description)
+    event_id: str | None = None
+    replayed: bool | None = None
+    error: BulkError | None = None
+
+
+class BulkOut(BaseModel):
+    items: list[BulkResult]
+    allocated: int
+    replayed: int
+    failed: int
+
+
 class AllocationBase(BaseModel):
     voucher_code: str
     list_id: str
