@@ -174,6 +174,7 @@ async def test_bad_input_names_the_item_and_allocates_nothing(api: Api) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({**base, "items": []}, "items"),
         ({**base, "items": [{"user_id": "u"}] * 1001}, "items"),
+        ({**base, "items": [{"user_id": "u" * 256, "idempotency_key": "k" * 200}] * 1001}, "items"),
         (
             {
                 **base,
@@ -205,6 +206,13 @@ async def test_bad_input_names_the_item_and_allocates_nothing(api: Api) -> None:
     assert await dump(api.redis) == before
     viewer = await api.post(BULK, role="viewer", json={**base, "items": [{"user_id": "u"}]})
     assert viewer.status_code == 403
+    # the largest items there may be (about 470 KB of JSON) are read, not refused as too large
+    widest = [{"user_id": f"{n:0256d}", "idempotency_key": f"{n:0200d}"} for n in range(1000)]
+    unlinked = await api.post(
+        BULK, role="allocator", json={**base, "campaign_id": "none", "items": widest}
+    )
+    assert unlinked.status_code == 200, unlinked.text
+    assert unlinked.json()["failed"] == 1000
 
 
 async def test_concurrent_overlapping_bulk_requests_give_one_code_per_key(api: Api) -> None:

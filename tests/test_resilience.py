@@ -141,6 +141,9 @@ async def test_a_hung_redis_gives_503_and_recovery(
 
 BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/v1/partners"): {"json": {"name": "B"}},
+    ("POST", "/v1/allocations/bulk"): {
+        "json": {"list_id": "{list_id}", "campaign_id": "c1", "items": [{"user_id": "u"}]}
+    },
     ("POST", "/v1/lists"): {
         "json": {"partner": "Acme", "tag": "t2", "name": "n", "expires_at": "2099-01-01T00:00:00Z"}
     },

@@ -186,6 +186,9 @@ async def lookup_code(ctx: Ctx) -> CodeOut:
 
 
 BULK_CHUNK = 100  # items per script call: each call holds Redis about 2 ms at most
+# The largest valid bulk body: 1,000 items of a 256-character user id and a 200-character key,
+# each character escaped (\uXXXX), with room to spare; larger is a 413.
+BULK_BODY_BYTES = 4 * 1024 * 1024
 
 
 def _bulk_input(body: BulkCreate) -> None:
@@ -222,6 +225,7 @@ def _bulk_result(result: Allocation | Refused) -> dict[str, Any]:
     role="allocator",
     body=BulkCreate,
     response=BulkOut,
+    body_bytes=BULK_BODY_BYTES,
 )
 async def allocate_bulk(ctx: Ctx) -> Response:
     body = ctx.body(BulkCreate)

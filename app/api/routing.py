@@ -124,6 +124,7 @@ class Endpoint:
     file_field: str | None = None  # a multipart/form-data body carrying one file
     hot: bool = False  # served ahead of Starlette's routing (see app.py)
     refused: StatusRefusal | None = None  # words a refusal by the list's status
+    body_bytes: int = 0  # a JSON body this large is read whatever VOUCHERS_MAX_BODY_BYTES says
 
 
 @dataclass
@@ -223,7 +224,8 @@ def handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 ctx.principal = app_state.auth.authenticate(ctx.header("authorization"))
                 ctx.principal.require(endpoint.role)
             if endpoint.body is not None:
-                await _parse_body(ctx, endpoint, app_state.settings.max_body_bytes)
+                limit = max(app_state.settings.max_body_bytes, endpoint.body_bytes)
+                await _parse_body(ctx, endpoint, limit)
             if endpoint.query is not None:
                 try:
                     ctx._query = endpoint.query.model_validate(dict(request.query_params))
