@@ -19,7 +19,7 @@ from app.api.openapi import documented_path
 from app.config import ApiKey, Role, Settings
 from app.store.connection import Client, connect, embedded
 from tests.redis_cluster import RedisCluster
-from tests.redis_server import RedisServer, redis_server_required
+from tests.redis_server import RedisServer, in_ci
 from tests.state import DAY_MS, Clock, iso
 
 TOKENS: dict[Role, str] = {
@@ -33,7 +33,7 @@ API_KEYS = [ApiKey(token=t, role=role, user=f"{role}@example.com") for role, t i
 def _needs_redis_server() -> None:
     """Fail in CI, skip elsewhere, when redis-server is not on the PATH."""
     if shutil.which("redis-server") is None:
-        if redis_server_required():
+        if in_ci():
             pytest.fail("redis-server is not on the PATH; CI needs the real one")
         pytest.skip("redis-server is not on the PATH")
 

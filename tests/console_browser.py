@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.redis_server import in_ci
+
 CHROMIUM = os.environ.get("VOUCHERS_CHROMIUM", "/usr/bin/chromium")
 # No network but the service's: Chromium's own background requests would be refused here.
 FLAGS = [
@@ -31,7 +33,7 @@ SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 def launch() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None:
         message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     with sync_playwright() as playwright:

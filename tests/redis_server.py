@@ -106,5 +106,6 @@ class RedisServer:
         self.kill()
 
 
-def redis_server_required() -> bool:
+def in_ci() -> bool:
+    """CI runs every test: what a test needs from the machine must be there, or it fails."""
     return os.environ.get("CI", "").lower() == "true"

@@ -33,7 +33,7 @@ def svc(
 def vouchers(
     svc: Service, *args: str, token: str | None = TOKENS["admin"], url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The command's result, its output as text (line ends as written: `newline=""`)."""
+    """The command's result, its output decoded as written (line ends kept)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERS_")}
     env["VOUCHERS_URL"] = url or svc.url
     if token is not None:

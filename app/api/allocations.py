@@ -37,12 +37,17 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 KEY_MAX = 200
 
 
+def _refuse_control(field: str, value: str | None) -> None:
+    """User ids, sources and keys hold no control characters: a 422 naming the field."""
+    if value is not None and has_control_characters(value):
+        raise validation_error(field, "must not contain control characters")
+
+
 def _key(ctx: Ctx) -> str | None:
     key = ctx.header(IDEMPOTENCY_HEADER)
     if key is not None and not 1 <= len(key) <= KEY_MAX:
         raise validation_error("Idempotency-Key", f"must be 1 to {KEY_MAX} characters")
-    if key is not None and has_control_characters(key):
-        raise validation_error("Idempotency-Key", "must not contain control characters")
+    _refuse_control("Idempotency-Key", key)
     return key
 
 
@@ -79,9 +84,8 @@ def _item(a: Allocation) -> AllocationItem:
 async def allocate(ctx: Ctx) -> Response:
     body = ctx.body(AllocationCreate)
     key = _key(ctx)
-    for field, value in (("user_id", body.user_id), ("source", body.source)):
-        if has_control_characters(value):
-            raise validation_error(field, "must not contain control characters")
+    _refuse_control("user_id", body.user_id)
+    _refuse_control("source", body.source)
     lid = ListId.parse(body.list_id)
     if lid is None:
         raise NotFound("No such voucher list.", code="list_not_found")
@@ -193,12 +197,10 @@ BULK_BODY_BYTES = 4 * 1024 * 1024
 
 def _bulk_input(body: BulkCreate) -> None:
     """Control characters anywhere: a 422 naming the first such field, nothing allocated."""
-    if has_control_characters(body.source):
-        raise validation_error("source", "must not contain control characters")
+    _refuse_control("source", body.source)
     for i, item in enumerate(body.items):
-        for name, value in (("user_id", item.user_id), ("idempotency_key", item.idempotency_key)):
-            if value is not None and has_control_characters(value):
-                raise validation_error(f"items[{i}].{name}", "must not contain control characters")
+        _refuse_control(f"items[{i}].user_id", item.user_id)
+        _refuse_control(f"items[{i}].idempotency_key", item.idempotency_key)
 
 
 def _bulk_result(result: Allocation | Refused) -> dict[str, Any]:
