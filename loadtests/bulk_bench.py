@@ -8,7 +8,11 @@ On its own redis-server and `vouchers serve` (W workers, default 2):
    (INFO commandstats, the relay's scripts included);
 2. the floor on the same Redis: a bare Lua script doing only SPOP + HSET + XADD per code, in
    batches of 1,000, called back to back by C clients, with its script time per code;
-3. bulk as a share of the floor.
+3. bulk as a share of the floor;
+4. allocate.lua alone: called directly by one client with BULK_CHUNK-request batches on a
+   list of its own, the relay's copies of its events included (no HTTP, so the service and
+   the generator take little CPU from Redis, whose INFO commandstats times are wall-clock
+   and grow when it shares a busy core).
 Single allocations are measured by `python -m loadtests.bench` (run it in the same session).
 """
 
@@ -25,6 +29,10 @@ import httpx
 import redis
 import redis.asyncio as aredis
 
+from app.api.allocations import BULK_CHUNK
+from app.domain.lists import ListId
+from app.store.keys import Keys
+from app.store.scripts import source
 from loadtests.harness import HEADERS, stack
 from loadtests.loadgen import script_stats, seed
 
@@ -75,12 +83,47 @@ async def floor_load(port: int, clients: int, seconds: float) -> dict[str, float
     async def client() -> None:
         nonlocal codes
         while time.perf_counter() < deadline:
-            codes += int(await script(keys=keys, args=[ITEMS, "user\ncampaign\n0\nid\nsrc"]))
+            # awaited first: `codes += int(await ...)` reads `codes` before the await, and
+            # concurrent clients would then overwrite each other's counts
+            got = int(await script(keys=keys, args=[ITEMS, "user\ncampaign\n0\nid\nsrc"]))
+            codes += got
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     await r.aclose()
     return {"codes": codes, "seconds": time.perf_counter() - started}
+
+
+def drain(r: redis.Redis, outbox: str) -> None:
+    """Wait for the relay to empty the outbox: its copies of the events are part of the cost."""
+    started = time.perf_counter()
+    while r.xlen(outbox) and time.perf_counter() - started < 300:
+        time.sleep(0.1)
+
+
+def script_alone(r: redis.Redis, list_id: str, codes: int) -> dict[str, Any]:
+    """allocate.lua called directly, BULK_CHUNK new users a call, until `codes` are out."""
+    k = Keys("pv").list(ListId(list_id))
+    script = r.register_script(source("allocate"))
+    keys = [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user]
+    _, usec0 = script_stats(r)
+    c0 = commands(r)
+    started, done = time.perf_counter(), 0
+    while done < codes:
+        args = [list_id]
+        for n in range(done, done + BULK_CHUNK):
+            args += ["bench", f"alone-{n}", "promo", f"u:bench\nalone-{n}"]
+        script(keys=keys, args=args)
+        done += BULK_CHUNK
+    seconds = time.perf_counter() - started
+    r.sadd("pv:events:dirty", list_id)  # what the service does after a first batch
+    drain(r, k.outbox)
+    _, usec1 = script_stats(r)
+    return {
+        "codes_per_s": round(done / seconds),
+        "redis_us_per_code": round((usec1 - usec0) / done, 2),
+        "us_per_code_by_command": per_code(c0, commands(r), done),
+    }
 
 
 def commands(r: redis.Redis) -> dict[str, tuple[int, int]]:
@@ -118,8 +161,7 @@ def main() -> None:
         c0 = commands(r)
         done = asyncio.run(bulk_load(s.url, list_id, args.clients, args.seconds))
         relayed = time.perf_counter()
-        while r.xlen(f"pv:{{{list_id}}}:outbox") and time.perf_counter() - relayed < 300:
-            time.sleep(0.1)  # the relay's copies of the burst's events are part of its cost
+        drain(r, f"pv:{{{list_id}}}:outbox")
         calls1, usec1 = script_stats(r)
         c1 = commands(r)
         results["bulk"] = {
@@ -137,6 +179,8 @@ def main() -> None:
             "redis_us_per_code": round((usec2 - usec1) / floor["codes"], 2),
             "us_per_code_by_command": per_code(c1, c2, floor["codes"]),
         }
+        alone_list = seed(s.url, 300_000)
+        results["script_alone"] = script_alone(r, alone_list, 300_000)
         results["bulk_share_of_floor"] = round(
             results["bulk"]["codes_per_s"] / results["floor"]["codes_per_s"], 3
         )
