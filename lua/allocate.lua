@@ -5,23 +5,25 @@
   idempotency entry, the counters, the allocation log, the by-user index and the outbox event,
   plus Voucher List Low / Exhausted when this allocation crosses the threshold or takes the
   last code. A request later in the batch sees what earlier ones did (a repeat replays).
-  The outcome is exactly that of the requests one after another, but what can be read or
-  written for the whole batch is, in one command each (the cost per code is then two XADDs
-  and a few table operations): one HMGET of the scopes, one of the replayed records, one
-  SPOP of as many codes as the batch takes, one HMGET and one HSET of the by-user index, one
-  HSET each of issued and idem. Bounded: a few values per request of the batch, which the
-  caller keeps to a few hundred (64 coalesced requests, 100 items of a bulk call).
+  The outcome is exactly that of the requests one after another, but everything is read and
+  written for the whole batch, in one command each (no command per code): one HMGET of the
+  scopes, one of the replayed records, one SPOP of as many codes as the batch takes, one
+  HMGET and one HSET of the by-user index, one HSET each of issued and idem, one XADD each
+  of the outbox and the allocation log (ranged entries, see includes/ranges.lua: one entry
+  holds the batch's events, or its codes, each at a position of its own). Bounded: a few
+  values per request of the batch, which the caller keeps to a few hundred (64 coalesced
+  requests, 100 items of a bulk call).
   Input:
-    KEYS[1] meta hash
+    KEYS[1] meta hash (also: outbox_last, log_last, the streams' last positions)
     KEYS[2] avail set
     KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource\nscope": the
             record holds everything the idem and by-user entries say, so they can be rebuilt;
             app/store/records.py reads and writes the same layout)
     KEYS[4] idem hash (scope -> code)
     KEYS[5] links hash
-    KEYS[6] outbox stream (field e: the event as JSON, without its id, which is
-            "<list id>-<outbox entry id>")
-    KEYS[7] allocation log stream (field c: code), in allocation order
+    KEYS[6] outbox stream, ranged (field e: the events as JSON lines, each without its id,
+            which is "<list id>-<the event's position>")
+    KEYS[7] allocation log stream, ranged (field c: the codes), in allocation order
     KEYS[8] by-user hash, written in O(1) per code and read a page at a time: user -> the
             user's first code, "<user>\n#" -> how many more, "<user>\n<i>" -> the (i+1)th
             (a user id holds no "\n")
@@ -40,6 +42,7 @@
     -17, -, -, -                     no code left
 ]]
 -- @include list_status
+-- @include ranges
 local metaKey, availKey, issuedKey, idemKey, linksKey, outboxKey, logKey, byUserKey = KEYS[1],
   KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local listId = ARGV[1]
@@ -48,10 +51,10 @@ local rcall = redis.call
 local now = server_ms()
 local status = effective_status(metaKey, now)
 local meta = rcall('HMGET', metaKey, 'partner', 'name', 'description', 'codes_uploaded',
-  'low_stock_threshold', 'codes_distributed')
+  'low_stock_threshold', 'codes_distributed', 'outbox_last', 'log_last')
 local threshold = tonumber(meta[5])
 local distributed = tonumber(meta[6]) or 0
-local handedOut = 0 -- by this batch: one HINCRBY at the end
+local handedOut = 0 -- by this batch
 
 local stamp = string.format('%d', now)
 local enc = cjson.encode
@@ -63,8 +66,9 @@ local rewardList = ',"codeDescription":' .. enc(meta[3] or '') .. ',"codeProvide
   enc(meta[1] or '') .. ',"codeSnippetName":' .. enc(meta[2] or '') .. ',"voucherListID":' ..
   enc(listId)
 
+local events = {} -- the batch's events, in order, as JSON lines: one outbox entry
 local function stock_event(name, available)
-  rcall('XADD', outboxKey, '*', 'e', enc({
+  events[#events + 1] = (enc({
     name = name, timestamp = stamp, user_id = cjson.null,
     properties = {voucherListID = listId, codesAvailable = available,
       lowStockThreshold = threshold or cjson.null}}))
@@ -89,18 +93,17 @@ local function split_record(raw)
 end
 
 local n = (#ARGV - 1) / 4
-local req = {} -- i -> {campaign, user, source, scope}
-local scopes = {}
+local campaigns, users, sources, scopes = {}, {}, {}, {} -- request i's
 for i = 1, n do
-  local b = 2 + (i - 1) * 4
-  req[i] = {ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]}
-  scopes[i] = ARGV[b + 3]
+  local b = 4 * i - 2
+  campaigns[i], users[i], sources[i], scopes[i] = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
 end
 
 -- Pass 1: each request's fate but the stock, in order: 'stored' (a replay of an earlier
 -- batch's allocation), 'again' (a replay of this batch's earlier request with the scope),
 -- 'clash' (the scope of an earlier request of this batch, with another user or campaign),
--- 'refused' (with its code), or 'take' (wants a code; the takers are numbered in order).
+-- 'refused' (with its code), or, in `take` rather than `fate`, the number of a request
+-- that wants a code (the takers are numbered in order).
 -- bounded: one scope per request of the batch
 local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {}
 local storedCodes = {}
@@ -116,12 +119,12 @@ for i, code in ipairs(storedCodes) do
   storedRec[code] = split_record(storedRaw[i])
 end
 
-local fate = {}
+local fate, take = {}, {}
 local firstOf = {} -- scope -> the request of this batch that took (or tried to take) a code
 local takers = 0
 local linked = {} -- campaign -> linked?, looked up once per batch
 for i = 1, n do
-  local campaign, user, scope = req[i][1], req[i][2], req[i][4]
+  local campaign, user, scope = campaigns[i], users[i], scopes[i]
   local earlier = firstOf[scope]
   if stored[i] then
     local rec = storedRec[stored[i]]
@@ -131,8 +134,7 @@ for i = 1, n do
       fate[i] = {'stored', stored[i], rec}
     end
   elseif earlier then
-    local other = req[earlier]
-    if other[2] ~= user or other[1] ~= campaign then
+    if users[earlier] ~= user or campaigns[earlier] ~= campaign then
       if linked[campaign] == nil then
         linked[campaign] = rcall('HEXISTS', linksKey, campaign) == 1
       end
@@ -152,7 +154,7 @@ for i = 1, n do
       fate[i] = {'refused', -16}
     else
       takers = takers + 1
-      fate[i] = {'take', takers}
+      take[i] = takers
       firstOf[scope] = i
     end
   end
@@ -161,90 +163,119 @@ end
 -- The stock: one SPOP for every taker; the first takers in order get them.
 local codes = takers > 0 and rcall('SPOP', availKey, takers) or {}
 
--- The by-user index before this batch, for the users who get a code.
-local userFields, seenUser = {}, {}
+-- The by-user index before this batch, for the users who get a code: whether each has a
+-- code, and for those who have, how many more.
+local userFields, userHas, userMore = {}, {}, {}
 for i = 1, n do
-  local user = req[i][2]
-  if fate[i][1] == 'take' and fate[i][2] <= #codes and not seenUser[user] then
-    seenUser[user] = true
+  local user = users[i]
+  if take[i] and take[i] <= #codes and userHas[user] == nil then
+    userHas[user] = false
     userFields[#userFields + 1] = user
-    userFields[#userFields + 1] = user .. '\n#'
   end
 end
--- bounded: two fields per user of the batch
+-- bounded: one field per user of the batch
 local userNow = #userFields > 0 and rcall('HMGET', byUserKey, unpack(userFields)) or {}
-local userHas, userMore = {}, {}
-for j = 1, #userFields, 2 do
-  userHas[userFields[j]] = userNow[j] ~= false
-  userMore[userFields[j]] = tonumber(userNow[j + 1]) or 0
+local countFields, counted = {}, {}
+for j, user in ipairs(userFields) do
+  if userNow[j] then
+    userHas[user] = true
+    counted[#counted + 1] = user
+    countFields[#countFields + 1] = user .. '\n#'
+  end
+end
+local counts = #countFields > 0 and rcall('HMGET', byUserKey, unpack(countFields)) or {}
+for j, user in ipairs(counted) do
+  userMore[user] = tonumber(counts[j]) or 0
 end
 
--- Pass 2: in order, hand out, write the events and gather the writes.
-local issuedNow, idemNow, byUserNow = {}, {}, {}
-local given = {} -- request i -> {code, eventId, source}
-local reply = {rcall('XLEN', outboxKey)}
-local function answer(a, b, c, d)
-  reply[#reply + 1] = a
-  reply[#reply + 1] = b
-  reply[#reply + 1] = c
-  reply[#reply + 1] = d
-end
+-- Pass 2: in order, hand out and write the events; each taker that got a code remembers
+-- its event's index among the batch's events.
+local issuedNow, idemNow, byUserNow, logged = {}, {}, {}, {}
+local gotCode, gotEvent = {}, {} -- request i's code and its event's index
 for i = 1, n do
-  local campaign, user, source, scope = req[i][1], req[i][2], req[i][3], req[i][4]
-  local f = fate[i]
-  if f[1] == 'stored' then
-    answer(1, f[2], f[3][3], f[3][4] .. '\n' .. f[3][5])
-  elseif f[1] == 'again' then
-    local g = given[f[2]]
-    if g then
-      answer(1, g[1], stamp, g[2] .. '\n' .. g[3])
-    else
-      answer(-17, '', '', '') -- its first request found no code either
-    end
-  elseif f[1] == 'clash' then
-    -- the key's code belongs to another user or campaign; or, when the earlier request found
-    -- no code, this one is checked as a new request would be, and finds none either
-    answer(given[f[2]] and -14 or (f[3] and -17 or -15), '', '', '')
-  elseif f[1] == 'refused' then
-    answer(f[2], f[2] == -16 and status or '', '', '')
-  elseif f[2] > #codes then
-    answer(-17, '', '', '')
-  else
-    local code = codes[f[2]]
+  if take[i] and take[i] <= #codes then
+    local campaign, user, source, scope = campaigns[i], users[i], sources[i], scopes[i]
+    local code = codes[take[i]]
     handedOut = handedOut + 1
     local available = tonumber(meta[4]) - distributed - handedOut
-    local eventId = listId .. '-' .. rcall('XADD', outboxKey, '*', 'e', rewardHead ..
-      enc(user) .. ',"properties":{"campaignID":' .. enc_cached(campaign) .. ',"source":' ..
-      enc_cached(source) .. ',"voucherCode":' .. enc(code) .. rewardList .. '}}')
-    rcall('XADD', logKey, '*', 'c', code)
-    local k = #issuedNow
-    issuedNow[k + 1] = code
-    issuedNow[k + 2] = table.concat({user, campaign, stamp, eventId, source, scope}, '\n')
-    idemNow[k + 1], idemNow[k + 2] = scope, code
+    local e = #events + 1
+    events[e] = rewardHead .. enc(user) .. ',"properties":{"campaignID":' ..
+      enc_cached(campaign) .. ',"source":' .. enc_cached(source) .. ',"voucherCode":' ..
+      enc(code) .. rewardList .. '}}'
+    logged[handedOut] = code
+    idemNow[2 * handedOut - 1], idemNow[2 * handedOut] = scope, code
     local m = #byUserNow
     if not userHas[user] then -- the user's first code
-      userHas[user] = true
+      userHas[user], userMore[user] = true, 0
       byUserNow[m + 1], byUserNow[m + 2] = user, code
     else
       userMore[user] = userMore[user] + 1
       byUserNow[m + 1], byUserNow[m + 2] = user .. '\n' .. userMore[user], code
       byUserNow[m + 3], byUserNow[m + 4] = user .. '\n#', userMore[user]
     end
-    given[i] = {code, eventId, source}
+    gotCode[i], gotEvent[i] = code, e
     if threshold and available == threshold then
       stock_event('Voucher List Low', available)
     end
     if available == 0 then
       stock_event('Voucher List Exhausted', 0)
     end
+  end
+end
+
+local reply = {rcall('XLEN', outboxKey)}
+local eventMs, eventSeq = 0, 0
+if handedOut > 0 then
+  local outboxLast
+  eventMs, eventSeq, outboxLast = add_range(outboxKey, 'e', events, meta[7], now)
+  local logLast = select(3, add_range(logKey, 'c', logged, meta[8], now))
+  -- bounded: two to four values per code this batch handed out
+  rcall('HSET', idemKey, unpack(idemNow))
+  rcall('HSET', byUserKey, unpack(byUserNow))
+  rcall('HSET', metaKey, 'codes_distributed', distributed + handedOut, 'outbox_last',
+    outboxLast, 'log_last', logLast)
+end
+local prefix = listId .. '-' .. string.format('%d', eventMs) .. '-'
+local function event_id(e)
+  return prefix .. string.format('%d', eventSeq + e - 1)
+end
+
+-- Pass 3: the answers, in order, and the issued records (which hold the event ids).
+local function answer(a, b, c, d)
+  reply[#reply + 1] = a
+  reply[#reply + 1] = b
+  reply[#reply + 1] = c
+  reply[#reply + 1] = d
+end
+local taker = {} -- the fate of a request in `take`
+for i = 1, n do
+  local f = fate[i] or taker
+  if f[1] == 'stored' then
+    answer(1, f[2], f[3][3], f[3][4] .. '\n' .. f[3][5])
+  elseif f[1] == 'again' then
+    local earlier = f[2]
+    if gotCode[earlier] then
+      answer(1, gotCode[earlier], stamp, event_id(gotEvent[earlier]) .. '\n' .. sources[earlier])
+    else
+      answer(-17, '', '', '') -- its first request found no code either
+    end
+  elseif f[1] == 'clash' then
+    -- the key's code belongs to another user or campaign; or, when the earlier request found
+    -- no code, this one is checked as a new request would be, and finds none either
+    answer(gotCode[f[2]] and -14 or (f[3] and -17 or -15), '', '', '')
+  elseif f[1] == 'refused' then
+    answer(f[2], f[2] == -16 and status or '', '', '')
+  elseif not gotCode[i] then
+    answer(-17, '', '', '')
+  else
+    local code, eventId = gotCode[i], event_id(gotEvent[i])
+    issuedNow[#issuedNow + 1] = code
+    issuedNow[#issuedNow + 1] = users[i] .. '\n' .. campaigns[i] .. '\n' .. stamp .. '\n' ..
+      eventId .. '\n' .. sources[i] .. '\n' .. scopes[i]
     answer(0, code, now, eventId)
   end
 end
 if handedOut > 0 then
-  -- bounded: two to four values per code this batch handed out
-  rcall('HSET', issuedKey, unpack(issuedNow))
-  rcall('HSET', idemKey, unpack(idemNow))
-  rcall('HSET', byUserKey, unpack(byUserNow))
-  rcall('HINCRBY', metaKey, 'codes_distributed', handedOut)
+  rcall('HSET', issuedKey, unpack(issuedNow)) -- bounded: two values per code handed out
 end
 return reply

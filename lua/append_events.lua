@@ -3,8 +3,8 @@
   caller still holds the relay lease (fenced: a relay that paused past its lease and lost it
   to another process cannot append a stale page after the other's). The lease is extended.
   The lease key and the stream share a hash tag, so this is one atomic step on one slot.
-  (One call per page of an outbox: one round trip, where an XADD per event would cost one
-  command each to send.)
+  (One call per page of an outbox, up to 500 events: one round trip, where an XADD per event
+  would cost one command each to send.)
   Input:
     KEYS[1] global event stream
     KEYS[2] the relay lease (string: the holder's token)
@@ -12,8 +12,8 @@
     ARGV[2] lease, milliseconds
     ARGV[3] events to retain (approximate trim)
     ARGV[4] the list id
-    ARGV[5..] outbox entry id, event JSON pairs (read_outbox.lua's reply); the event's id
-            is "<list id>-<outbox entry id>"
+    ARGV[5..] event position, event JSON pairs (the relay splits read_outbox.lua's entries
+            into them); the event's id is "<list id>-<position>"
   Output:
     {0, appended}   the number of events appended
     {-8}            the caller does not hold the lease: nothing appended

@@ -12,7 +12,9 @@
     ARGV[2] entries to read
     ARGV[3] "1" to write the relay mark (replica acknowledgements on), else ""
   Output:
-    {id1, event1, id2, event2, ...}: the oldest entries left, at most ARGV[2]
+    {id1, events1, id2, events2, ...}: the oldest entries left, at most ARGV[2]; an entry
+      holds a batch's events as JSON lines, at the positions from its id on
+      (includes/ranges.lua)
 ]]
 local outboxKey, markKey = KEYS[1], KEYS[2]
 local last = ARGV[1]

@@ -271,3 +271,29 @@ async def test_a_key_reused_in_one_request_after_the_stock_ran_out(api: Api) -> 
             (409, "out_of_codes"),
         ]
     )
+
+
+async def test_pages_of_allocations_cut_through_a_batch_in_both_orders(api: Api) -> None:
+    """A batch's codes share one allocation-log entry; pages and cursors still go code by
+    code, oldest or newest first, around single allocations on either side."""
+    list_id = await stocked(api, 40)
+    first = (await allocate(api, list_id, "before")).json()["voucher_code"]
+    done = await bulk(api, list_id, [{"user_id": f"u{n}"} for n in range(25)])
+    last = (await allocate(api, list_id, "after")).json()["voucher_code"]
+    order = [first, *(i["voucher_code"] for i in done["items"]), last]
+    for newest, expected in ((False, order), (True, order[::-1])):
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": 4, **({"order": "newest"} if newest else {})}
+        while True:
+            page = (
+                await api.get(f"/v1/lists/{list_id}/allocations", role="allocator", params=params)
+            ).json()
+            seen += [a["voucher_code"] for a in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+        assert seen == expected
+    export = await api.get(f"/v1/lists/{list_id}/allocations.csv", role="allocator")
+    assert [row.split(",")[0] for row in export.text.splitlines()[1:]] == order
+    ids = [e["id"] for e in await relayed_events(api)]
+    assert len(set(ids)) == len(ids) == 27

@@ -28,13 +28,16 @@ VOLATILE = (Keys("pv").dirty_outboxes,)  # the relay's work list (restore rebuil
 
 def comparable(state: dict[str, Any]) -> dict[str, Any]:
     """The dump, with allocation logs as their codes in order (restore gives their entries
-    new ids) and without what a snapshot does not carry (the relay's work list)."""
+    new ids, and the list its log's new last position) and without what a snapshot does not
+    carry (the relay's work list)."""
     out = {}
     for key, (kind, value) in state.items():
         if key in VOLATILE or (kind == "stream" and not value):  # an emptied outbox = none
             continue
         if key.endswith(":log"):
-            value = [fields["c"] for _, fields in value]
+            value = [code for _, fields in value for code in fields["c"].split("\n")]
+        if key.endswith(":meta"):  # the log's new ids end at a new last position
+            value = {f: v for f, v in value.items() if f != "log_last"}
         out[key] = (kind, value)
     return out
 

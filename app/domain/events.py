@@ -1,5 +1,5 @@
 """Events as clients see them. The scripts write each event as JSON without its id (the id is
-"<list id>-<outbox entry id>", stable through the relay) and with its timestamp in epoch ms."""
+"<list id>-<its outbox position>", stable through the relay) and with its timestamp in epoch ms."""
 
 from __future__ import annotations
 

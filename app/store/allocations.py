@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from app.domain.lists import ListId
-from app.store import records
+from app.store import ranged, records
 from app.store.connection import Client
 from app.store.keys import Keys
 from app.store.scripts import Code, Refused, Scripts, outcome
@@ -121,16 +121,11 @@ class AllocationStore:
         """Allocations in the order they happened (with `newest`, the other way), after the
         log position `after`."""
         log = self._keys.list(list_id).log
-        bound = None if after is None else f"({after}"
-        rows = cast(
-            list[tuple[str, dict[str, str]]],
-            await self._redis.xrevrange(log, bound or "+", "-", count=limit + 1)
-            if newest
-            else await self._redis.xrange(log, bound or "-", "+", count=limit + 1),
-        )
-        shown = rows[:limit]
-        found = await self._records(list_id, [fields["c"] for _, fields in shown])
-        return found, (shown[-1][0] if len(rows) > limit else None)
+        read = ranged.backward if newest else ranged.forward
+        logged = await read(self._redis, log, "c", after, limit + 1)
+        shown = logged[:limit]
+        found = await self._records(list_id, [code for _, code in shown])
+        return found, (shown[-1][0] if len(logged) > limit else None)
 
     async def of_user(
         self, list_id: ListId, user_id: str, limit: int, start: int, newest: bool = False

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from app.domain.lists import ListId
+from app.store import ranged
 from app.store.connection import Client
 from app.store.keys import Keys, ListKeys
 from app.store.leases import Lease
 from app.store.scripts import Scripts, raise_for
 
-RELAY_PAGE = 500  # outbox entries moved per round trip
+RELAY_PAGE = 50  # outbox entries read per round trip (an entry holds a batch's events)
+APPEND_CHUNK = 500  # events appended to the global stream per script call
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,28 @@ class EventStore:
             flat = await self._read(keys, copied)
             if not flat:
                 return moved
-            raise_for(
-                await self._scripts.run(
-                    "append_events",
-                    [self._keys.events, lease.key],
-                    [lease.token or "", lease.ttl_ms, self._retention, list_id.value, *flat],
+            events = [
+                part
+                for entry_id, joined in zip(flat[::2], flat[1::2], strict=True)
+                for pair in ranged.expand(entry_id, joined)
+                for part in pair
+            ]
+            for start in range(0, len(events), 2 * APPEND_CHUNK):
+                raise_for(
+                    await self._scripts.run(
+                        "append_events",
+                        [self._keys.events, lease.key],
+                        [
+                            lease.token or "",
+                            lease.ttl_ms,
+                            self._retention,
+                            list_id.value,
+                            *events[start : start + 2 * APPEND_CHUNK],
+                        ],
+                    )
                 )
-            )
             copied = flat[-2]
-            moved += len(flat) // 2
+            moved += len(events) // 2
 
     async def _read(self, keys: ListKeys, copied: str) -> list[str]:
         """Drop the entries up to `copied` (copied already), then the next page, flat."""

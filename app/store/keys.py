@@ -31,9 +31,9 @@ class ListKeys:
     idem: str  # hash: idempotency scope -> code
     links: str  # hash: campaign id -> linked_at ms
     link_index: str  # zset, score 0: the linked campaign ids in byte order (for paging)
-    outbox: str  # stream: events written with the change that caused them
+    outbox: str  # ranged stream (app/store/ranged.py): a batch's events per entry
     uploads: str  # zset: upload id scored by created_at ms
-    log: str  # stream: field c = code, one entry per allocation, in order
+    log: str  # ranged stream: field c = a batch's codes, in allocation order
     by_user: str  # hash: user -> first code, "<user>\n#" -> more, "<user>\n<i>" -> (i+1)th
     fence: str  # string with a time to live: a snapshot is reading the list's codes
     abandoned: str  # string: the list's claim was settled without it; it is never created

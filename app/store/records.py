@@ -7,7 +7,8 @@ idempotency keys refuse control characters):
 
     user id, campaign id, issued_at (epoch ms), event id, source, idempotency scope
 
-The event id is "<list id>-<outbox entry id>", so it also tells the allocation order.
+The event id is "<list id>-<the event's outbox position>" (app/store/ranged.py), so it also
+tells the allocation order.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class IssuedRecord:
 
     @property
     def order(self) -> tuple[int, int]:
-        """The allocation order: the outbox entry id at the end of the event id."""
+        """The allocation order: the outbox position at the end of the event id."""
         ms, seq = self.event_id.rsplit("-", 2)[1:]
         return int(ms), int(seq)
 

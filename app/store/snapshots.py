@@ -38,7 +38,7 @@ from typing import IO, Any, cast
 import orjson
 
 from app.domain.lists import ListId
-from app.store import records
+from app.store import ranged, records
 from app.store.allocations import user_fields
 from app.store.connection import Client
 from app.store.events import EventStore
@@ -300,7 +300,8 @@ class SnapshotStore:
                 return None
             if last_log:
                 async for rows in self._stream(k.log, last_log, first[0][0] if first else None):
-                    await self._add_issued(k, [fields["c"] for _, fields in rows], issued)
+                    logged = [c for _, fields in rows for c in fields["c"].split("\n")]
+                    await self._add_issued(k, logged, issued)
             outbox = []
             if last_outbox:
                 async for rows in self._stream(k.outbox, last_outbox):
@@ -521,8 +522,19 @@ class SnapshotLoader:
             for u in s.uploads
             if u["record"].get("status") == "in_progress"
         )
+        # The log is written again below, an entry per code (its last position is set then);
+        # the outbox is written as it was, so its last position is at least its last entry's.
+        kept = {f: v for f, v in s.meta.items() if f not in ("log_last", "outbox_last")}
+        if s.outbox:
+            kept["outbox_last"] = max(
+                [ranged.last_position(i, e) for i, e in s.outbox]
+                + ([s.meta["outbox_last"]] if "outbox_last" in s.meta else []),
+                key=_position,
+            )
+        elif "outbox_last" in s.meta:
+            kept["outbox_last"] = s.meta["outbox_last"]
         meta: dict[Any, Any] = {
-            **s.meta,
+            **kept,
             "codes_uploaded": len(s.avail) + len(s.issued),
             "codes_distributed": len(s.issued),
             "linked_campaigns": len(s.links),
@@ -548,6 +560,7 @@ class SnapshotLoader:
         decoded = [(code, raw, records.decode(raw)) for code, raw in s.issued]
         decoded.sort(key=lambda item: item[2].order)
         users: dict[str, list[str]] = {}
+        log_last: str | None = None
         for part in _chunks(decoded, CHUNK):
             async with r.pipeline(transaction=False) as pipe:
                 pipe.hset(k.issued, mapping={code: raw for code, raw, _ in part})
@@ -556,9 +569,11 @@ class SnapshotLoader:
                     pipe.sadd(k.dedupe, *(code for code, _, _ in part))
                 for code, _, _ in part:
                     pipe.xadd(k.log, {"c": code})
-                await pipe.execute()
+                log_last = (await pipe.execute())[-1]
             for code, _, rec in part:
                 users.setdefault(rec.user_id, []).append(code)
+        if log_last is not None:
+            await r.hset(k.meta, "log_last", log_last)
         by_user: dict[str, str | int] = {
             field: code
             for user, codes in users.items()

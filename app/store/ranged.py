@@ -1,0 +1,81 @@
+"""Ranged streams: one entry holds a batch's values and stands for a position per value.
+
+An entry with id "ms-s" whose field holds n values joined by "\\n" holds the values at the
+positions "ms-s" .. "ms-(s+n-1)"; the next entry's id is past them (lua/includes/ranges.lua
+writes them). A position is a stream id, so it serves as a cursor and as an event id's tail,
+while the writer pays one XADD per batch. An entry of one value is the plain case: streams
+written before ranges read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from app.store.connection import Client
+
+STEP = 16  # entries read per round trip (an entry holds up to a batch's values)
+
+
+def _parse(position: str) -> tuple[int, int]:
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq)
+
+
+def expand(entry_id: str, joined: str) -> list[tuple[str, str]]:
+    """(position, value) of each value of one entry, in order."""
+    ms, seq = _parse(entry_id)
+    return [(f"{ms}-{seq + i}", value) for i, value in enumerate(joined.split("\n"))]
+
+
+def last_position(entry_id: str, joined: str) -> str:
+    ms, seq = _parse(entry_id)
+    return f"{ms}-{seq + joined.count(chr(10))}"
+
+
+def _values(rows: Sequence[tuple[str, dict[str, str]]], field: str) -> list[tuple[str, str]]:
+    return [pair for entry_id, fields in rows for pair in expand(entry_id, fields[field])]
+
+
+async def forward(
+    redis: Client, key: str, field: str, after: str | None, want: int
+) -> list[tuple[str, str]]:
+    """Up to `want` (position, value) pairs after the position `after` (from the start
+    without), oldest first."""
+    found: list[tuple[str, str]] = []
+    start = "-"
+    if after is not None:
+        # the entry holding `after` may hold later positions too
+        rows = cast(Any, await redis.xrevrange(key, after, "-", count=1))
+        bound = _parse(after)
+        found = [p for p in _values(rows, field) if _parse(p[0]) > bound]
+        start = f"({after}"
+    while len(found) < want:
+        rows = cast(Any, await redis.xrange(key, start, "+", count=STEP))
+        found += _values(rows, field)
+        if len(rows) < STEP:
+            break
+        start = f"({rows[-1][0]}"
+    return found[:want]
+
+
+async def backward(
+    redis: Client, key: str, field: str, before: str | None, want: int
+) -> list[tuple[str, str]]:
+    """Up to `want` (position, value) pairs before the position `before` (from the end
+    without), newest first."""
+    found: list[tuple[str, str]] = []
+    end = "+" if before is None else f"({before}"
+    bound = None if before is None else _parse(before)
+    while len(found) < want:
+        rows = cast(Any, await redis.xrevrange(key, end, "-", count=STEP))
+        for entry_id, fields in rows:
+            found += [
+                p
+                for p in reversed(expand(entry_id, fields[field]))
+                if bound is None or _parse(p[0]) < bound
+            ]
+        if len(rows) < STEP:
+            break
+        end = f"({rows[-1][0]}"
+    return found[:want]
