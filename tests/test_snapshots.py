@@ -21,7 +21,8 @@ from tests.conftest import API_KEYS, Api, all_pages, open_api
 from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer
 from tests.state import Clock, dump
-from tests.test_allocations import allocate, stocked
+from tests.test_allocations import allocate, relayed_events, stocked
+from tests.test_bulk import bulk
 
 VOLATILE = (Keys("pv").dirty_outboxes,)  # the relay's work list (restore rebuilds it)
 
@@ -214,3 +215,25 @@ async def test_a_snapshot_moves_one_redis_onto_a_cluster_and_back(
     finally:
         await single.aclose()
         await cluster.aclose()
+
+
+async def test_a_restored_list_goes_on_after_its_batches(api: Api, tmp_path: Path) -> None:
+    """A bulk request's events (one outbox entry, not yet relayed) and codes (one log entry)
+    come back from a snapshot; allocations after the restore take new positions, so no event
+    id repeats and the log pages in order."""
+    list_id = await stocked(api, 30)
+    first = await bulk(api, list_id, [{"user_id": f"u{n}"} for n in range(10)])
+    path = tmp_path / "snap.jsonl"
+    path.write_bytes(await snapshot(api))
+    await api.redis.flushall()
+    await api.app.state.store.loader.load(read_verified(path))
+    then = await bulk(api, list_id, [{"user_id": f"v{n}"} for n in range(10)])
+    single = (await allocate(api, list_id, "w")).json()
+    given = [*first["items"], *then["items"], single]
+    codes = [i["voucher_code"] for i in given]
+    assert len(set(codes)) == 21
+    logged = await all_pages(api, f"/v1/lists/{list_id}/allocations", 7)
+    assert [a["voucher_code"] for a in logged] == codes
+    events = await relayed_events(api)
+    assert [e["id"] for e in events] == [i["event_id"] for i in given]
+    assert [e["properties"]["voucherCode"] for e in events] == codes
