@@ -31,12 +31,14 @@ import redis.asyncio as aredis
 
 from app.api.allocations import BULK_CHUNK
 from app.domain.lists import ListId
+from app.store.allocations import Request, script_input
 from app.store.keys import Keys
 from app.store.scripts import source
 from loadtests.harness import HEADERS, stack
 from loadtests.loadgen import script_stats, seed
 
 ITEMS = 1000
+KEYS = Keys("pv")  # the service's default prefix
 FLOOR = """
 local out = {}
 for i = 1, tonumber(ARGV[1]) do
@@ -103,20 +105,21 @@ def drain(r: redis.Redis, outbox: str) -> None:
 
 def script_alone(r: redis.Redis, list_id: str, codes: int) -> dict[str, Any]:
     """allocate.lua called directly, BULK_CHUNK new users a call, until `codes` are out."""
-    k = Keys("pv").list(ListId(list_id))
+    lid = ListId(list_id)
+    k = KEYS.list(lid)
     script = r.register_script(source("allocate"))
-    keys = [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user]
     _, usec0 = script_stats(r)
     c0 = commands(r)
     started, done = time.perf_counter(), 0
     while done < codes:
-        args = [list_id]
-        for n in range(done, done + BULK_CHUNK):
-            args += ["bench", f"alone-{n}", "promo", f"u:bench\nalone-{n}"]
+        batch = [
+            Request("bench", f"alone-{n}", "promo", None) for n in range(done, done + BULK_CHUNK)
+        ]
+        keys, args = script_input(k, lid, batch)
         script(keys=keys, args=args)
         done += BULK_CHUNK
     seconds = time.perf_counter() - started
-    r.sadd("pv:events:dirty", list_id)  # what the service does after a first batch
+    r.sadd(KEYS.dirty_outboxes, list_id)  # what the service does after a first batch
     drain(r, k.outbox)
     _, usec1 = script_stats(r)
     return {
@@ -161,7 +164,7 @@ def main() -> None:
         c0 = commands(r)
         done = asyncio.run(bulk_load(s.url, list_id, args.clients, args.seconds))
         relayed = time.perf_counter()
-        drain(r, f"pv:{{{list_id}}}:outbox")
+        drain(r, KEYS.list(ListId(list_id)).outbox)
         calls1, usec1 = script_stats(r)
         c1 = commands(r)
         results["bulk"] = {

@@ -104,8 +104,9 @@ end
 -- 'clash' (the scope of an earlier request of this batch, with another user or campaign),
 -- 'refused' (with its code), or, in `take` rather than `fate`, the number of a request
 -- that wants a code (the takers are numbered in order).
--- bounded: one scope per request of the batch
-local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {}
+-- The batch's unpacks hold at most four values per request, and a batch at most MAX_BATCH
+-- (1,000) requests (app/store/allocations.py refuses more).
+local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {} -- bounded: a scope each
 local storedCodes = {}
 for i = 1, n do
   if stored[i] then
@@ -183,6 +184,7 @@ for j, user in ipairs(userFields) do
     countFields[#countFields + 1] = user .. '\n#'
   end
 end
+-- bounded: one field per user of the batch who had a code
 local counts = #countFields > 0 and rcall('HMGET', byUserKey, unpack(countFields)) or {}
 for j, user in ipairs(counted) do
   userMore[user] = tonumber(counts[j]) or 0

@@ -21,8 +21,7 @@ local refused = guard_status(metaKey, now, ARGV[1])
 if refused then
   return refused
 end
--- bounded: the record's few fields
-redis.call('HSET', uploadKey, 'created_at', now, unpack(ARGV, 4))
+redis.call('HSET', uploadKey, 'created_at', now, unpack(ARGV, 4)) -- bounded: a few fields
 if ARGV[3] == '1' then
   redis.call('HSET', uploadKey, 'finished_at', now)
 end

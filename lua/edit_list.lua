@@ -27,6 +27,5 @@ if expiresAt ~= '' then
   end
   redis.call('HSET', metaKey, 'expires_at', expiresAt)
 end
--- bounded: 3 field, value pairs at most
-redis.call('HSET', metaKey, 'updated_at', now, unpack(ARGV, 3))
+redis.call('HSET', metaKey, 'updated_at', now, unpack(ARGV, 3)) -- bounded: 3 pairs at most
 return {0, now}

@@ -35,6 +35,5 @@ if tonumber(meta[2] or 0) + tonumber(meta[3] or 0) + fresh > tonumber(ARGV[4]) t
   return {-12}
 end
 rcall('HINCRBY', metaKey, 'reserved', fresh)
--- bounded: the record's few fields
-rcall('HSET', uploadKey, 'phase', 'adding', 'reserved', fresh, unpack(ARGV, 5))
+rcall('HSET', uploadKey, 'phase', 'adding', 'reserved', fresh, unpack(ARGV, 5)) -- bounded: few
 return {0}

@@ -61,12 +61,12 @@ end
 local n = #codes
 local fresh = n -- codes new to the list: they go to avail and count as uploaded
 local dups = {}
--- bounded: `codes` holds at most one batch (app/jobs/uploads.py BATCH, 1,000)
-if n > 0 and rcall('SADD', dedupeKey, unpack(codes)) == n then
-  rcall('SADD', availKey, unpack(codes))
+-- `codes` holds at most one batch (app/jobs/uploads.py BATCH, 1,000), as do `new` and `dups`
+if n > 0 and rcall('SADD', dedupeKey, unpack(codes)) == n then -- bounded: one batch
+  rcall('SADD', availKey, unpack(codes)) -- bounded: one batch
 elseif n > 0 then
-  local inAvail = rcall('SMISMEMBER', availKey, unpack(codes))
-  local inIssued = rcall('HMGET', issuedKey, unpack(codes))
+  local inAvail = rcall('SMISMEMBER', availKey, unpack(codes)) -- bounded: one batch
+  local inIssued = rcall('HMGET', issuedKey, unpack(codes)) -- bounded: one batch
   local new = {}
   for k = 1, n do
     if inAvail[k] == 1 or inIssued[k] then

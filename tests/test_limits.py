@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from app.domain.lists import ListId
-from app.store.allocations import Allocation, Request
+from app.store.allocations import MAX_BATCH, Allocation, Request
 from app.store.keys import Keys
 from app.store.lists import ListStore
 from app.store.store import Store
@@ -47,6 +47,20 @@ async def test_one_user_with_50000_codes(api: Api) -> None:
     assert [a["voucher_code"] for a in mine] == handed_out  # every one, in order
     body = (await api.get(f"/v1/lists/{lid.value}")).json()
     assert (body["codes_distributed"], body["codes_available"]) == (50_000, 0)
+
+
+async def test_a_batch_past_the_script_bound_is_refused_before_redis(api: Api) -> None:
+    """allocate.lua unpacks a few values per request: a caller asking for more than MAX_BATCH
+    in one call is a bug, refused before anything is sent."""
+    await api.make_partner()
+    lid = ListId((await api.make_list())["id"])
+    await api.upload(lid.value, b"\n".join(b"C-%05d" % n for n in range(1001)))
+    await api.put(f"/v1/lists/{lid.value}/campaigns/c1")
+    before = await dump(api.redis)
+    requests = [Request("c1", f"u{n}", "promo", None) for n in range(MAX_BATCH + 1)]
+    with pytest.raises(ValueError, match="at most 1000"):
+        await store(api).allocations.allocate_many(lid, requests)
+    assert await dump(api.redis) == before
 
 
 async def test_a_list_with_10000_uploads_is_deleted(api: Api) -> None:

@@ -9,10 +9,13 @@ from typing import cast
 from app.domain.lists import ListId
 from app.store import ranged, records
 from app.store.connection import Client
-from app.store.keys import Keys
+from app.store.keys import Keys, ListKeys
 from app.store.scripts import Code, Refused, Scripts, outcome
 
 LOG_PAGE = 1000  # allocation log entries read per round trip
+# Requests per allocate.lua call: the script unpacks up to four values per request, far below
+# Lua's ~8,000; callers keep to much fewer (64 coalesced requests, 100 items of a bulk call).
+MAX_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,18 @@ def user_fields(user_id: str, start: int, stop: int, step: int = 1) -> list[str]
     return [user_id if i == 0 else f"{user_id}\n{i}" for i in range(start, stop, step)]
 
 
+def script_input(
+    k: ListKeys, list_id: ListId, requests: Sequence[Request]
+) -> tuple[list[str], list[str]]:
+    """allocate.lua's KEYS and ARGV for a batch of requests to one list."""
+    if len(requests) > MAX_BATCH:
+        raise ValueError(f"{len(requests)} requests in one allocate call (at most {MAX_BATCH})")
+    args: list[str] = [list_id.value]
+    for r in requests:
+        args += (r.campaign_id, r.user_id, r.source, scope(r.campaign_id, r.user_id, r.key))
+    return [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user], args
+
+
 class AllocationStore:
     def __init__(self, redis: Client, keys: Keys, scripts: Scripts) -> None:
         self._redis, self._keys, self._scripts = redis, keys, scripts
@@ -61,15 +76,8 @@ class AllocationStore:
         self, list_id: ListId, requests: Sequence[Request]
     ) -> list[Allocation | Refused]:
         """One script call for a batch of requests to one list; a result per request."""
-        k = self._keys.list(list_id)
-        args: list[str] = [list_id.value]
-        for r in requests:
-            args += (r.campaign_id, r.user_id, r.source, scope(r.campaign_id, r.user_id, r.key))
-        reply = await self._scripts.run(
-            "allocate",
-            [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user],
-            args,
-        )
+        keys, args = script_input(self._keys.list(list_id), list_id, requests)
+        reply = await self._scripts.run("allocate", keys, args)
         results: list[Allocation | Refused] = []
         allocated = False
         for n, r in enumerate(requests):

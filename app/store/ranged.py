@@ -17,23 +17,20 @@ from app.store.connection import Client
 STEP = 16  # entries read per round trip (an entry holds up to a batch's values)
 
 
-def _parse(position: str) -> tuple[int, int]:
+def parse(position: str) -> tuple[int, int]:
+    """A position (any stream id) as (ms, seq), which order as positions do."""
     ms, _, seq = position.partition("-")
     return int(ms), int(seq)
 
 
 def expand(entry_id: str, joined: str) -> list[tuple[str, str]]:
     """(position, value) of each value of one entry, in order."""
-    ms, seq = _parse(entry_id)
+    ms, seq = parse(entry_id)
     return [(f"{ms}-{seq + i}", value) for i, value in enumerate(joined.split("\n"))]
 
 
-def last_position(entry_id: str, joined: str) -> str:
-    ms, seq = _parse(entry_id)
-    return f"{ms}-{seq + joined.count(chr(10))}"
-
-
-def _values(rows: Sequence[tuple[str, dict[str, str]]], field: str) -> list[tuple[str, str]]:
+def values(rows: Sequence[tuple[str, dict[str, str]]], field: str) -> list[tuple[str, str]]:
+    """(position, value) of each value of XRANGE rows, in their order."""
     return [pair for entry_id, fields in rows for pair in expand(entry_id, fields[field])]
 
 
@@ -47,12 +44,12 @@ async def forward(
     if after is not None:
         # the entry holding `after` may hold later positions too
         rows = cast(Any, await redis.xrevrange(key, after, "-", count=1))
-        bound = _parse(after)
-        found = [p for p in _values(rows, field) if _parse(p[0]) > bound]
+        bound = parse(after)
+        found = [p for p in values(rows, field) if parse(p[0]) > bound]
         start = f"({after}"
     while len(found) < want:
         rows = cast(Any, await redis.xrange(key, start, "+", count=STEP))
-        found += _values(rows, field)
+        found += values(rows, field)
         if len(rows) < STEP:
             break
         start = f"({rows[-1][0]}"
@@ -66,14 +63,14 @@ async def backward(
     without), newest first."""
     found: list[tuple[str, str]] = []
     end = "+" if before is None else f"({before}"
-    bound = None if before is None else _parse(before)
+    bound = None if before is None else parse(before)
     while len(found) < want:
         rows = cast(Any, await redis.xrevrange(key, end, "-", count=STEP))
         for entry_id, fields in rows:
             found += [
                 p
                 for p in reversed(expand(entry_id, fields[field]))
-                if bound is None or _parse(p[0]) < bound
+                if bound is None or parse(p[0]) < bound
             ]
         if len(rows) < STEP:
             break

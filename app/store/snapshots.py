@@ -109,11 +109,6 @@ async def _paced(step: Callable[[int], Awaitable[tuple[int, Any]]]) -> AsyncIter
         await asyncio.sleep(took * PAUSE_RATIO)
 
 
-def _position(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq)
-
-
 def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
@@ -300,7 +295,7 @@ class SnapshotStore:
                 return None
             if last_log:
                 async for rows in self._stream(k.log, last_log, first[0][0] if first else None):
-                    logged = [c for _, fields in rows for c in fields["c"].split("\n")]
+                    logged = [code for _, code in ranged.values(rows, "c")]
                     await self._add_issued(k, logged, issued)
             outbox = []
             if last_outbox:
@@ -506,7 +501,7 @@ class SnapshotLoader:
         """New events must come after every position a consumer may hold as a cursor: when the
         stream ends before `last_id` (events trimmed, or a version 1 file), move it there."""
         last = await self._events.last_position()
-        if last and _position(last) >= _position(last_id):
+        if last and ranged.parse(last) >= ranged.parse(last_id):
             return
         await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=last_id)
         await self._redis.xdel(self._keys.events, last_id)
@@ -522,19 +517,11 @@ class SnapshotLoader:
             for u in s.uploads
             if u["record"].get("status") == "in_progress"
         )
-        # The log is written again below, an entry per code (its last position is set then);
-        # the outbox is written as it was, so its last position is at least its last entry's.
-        kept = {f: v for f, v in s.meta.items() if f not in ("log_last", "outbox_last")}
-        if s.outbox:
-            kept["outbox_last"] = max(
-                [ranged.last_position(i, e) for i, e in s.outbox]
-                + ([s.meta["outbox_last"]] if "outbox_last" in s.meta else []),
-                key=_position,
-            )
-        elif "outbox_last" in s.meta:
-            kept["outbox_last"] = s.meta["outbox_last"]
+        # The log is written again below, an entry per code, and its last position set then.
+        # The outbox is written as it was, and the meta was read in the same atomic step as
+        # it, so its outbox_last (absent before ranges, when every entry held one event) holds.
         meta: dict[Any, Any] = {
-            **kept,
+            **{f: v for f, v in s.meta.items() if f != "log_last"},
             "codes_uploaded": len(s.avail) + len(s.issued),
             "codes_distributed": len(s.issued),
             "linked_campaigns": len(s.links),
