@@ -21,15 +21,23 @@
             app/store/records.py reads and writes the same layout)
     KEYS[4] idem hash (scope -> code)
     KEYS[5] links hash
-    KEYS[6] outbox stream, ranged (field e: the events as JSON lines, each without its id,
-            which is "<list id>-<the event's position>")
+    KEYS[6] outbox stream, ranged (field e: the events, one a line, each without its id,
+            which is "<list id>-<the event's position>"; field h: what the batch's reward
+            events share, JSON {timestamp, codeDescription, codeProvider, codeSnippetName,
+            voucherListID}); a reward event is the line "\t<user>\t<campaign>\t<source>\t
+            <code>" (none of them holds a tab or a newline), any other event a JSON line;
+            app/domain/events.py json_lines makes them JSON
     KEYS[7] allocation log stream, ranged (field c: the codes), in allocation order
     KEYS[8] by-user hash, written in O(1) per code and read a page at a time: user -> the
             user's first code, "<user>\n#" -> how many more, "<user>\n<i>" -> the (i+1)th
             (a user id holds no "\n")
     ARGV[1] list id
-    ARGV[2 + 4i .. 5 + 4i] request i: campaign id, user id (no control characters), source,
-            idempotency scope ("k:<key>" with an Idempotency-Key, else "u:<campaign>\n<user>")
+    ARGV[2] k, how many (campaign id, source) pairs the requests use
+    ARGV[3 .. 2 + 2k] the pairs
+    then per request: with k = 1 its user id and idempotency key, else the number of its pair
+            (1 to k), its user id and idempotency key; a user id holds no control character,
+            the key is "" for none. The request's idempotency scope is "k:<key>" with a key,
+            else "u:<campaign>\n<user>".
   Output:
     {waiting, result...}: waiting = outbox entries before the batch (0: the relay must be told),
     then four values per request:
@@ -58,13 +66,6 @@ local handedOut = 0 -- by this batch
 
 local stamp = string.format('%d', now)
 local enc = cjson.encode
--- The reward event as JSON, built by concatenation: the parts that are the same for the
--- whole batch are encoded once.
-local rewardHead = '{"name":"Partner Voucher Rewarded","timestamp":"' .. stamp ..
-  '","user_id":'
-local rewardList = ',"codeDescription":' .. enc(meta[3] or '') .. ',"codeProvider":' ..
-  enc(meta[1] or '') .. ',"codeSnippetName":' .. enc(meta[2] or '') .. ',"voucherListID":' ..
-  enc(listId)
 
 local events = {} -- the batch's events, in order, as JSON lines: one outbox entry
 local function stock_event(name, available)
@@ -72,16 +73,6 @@ local function stock_event(name, available)
     name = name, timestamp = stamp, user_id = cjson.null,
     properties = {voucherListID = listId, codesAvailable = available,
       lowStockThreshold = threshold or cjson.null}}))
-end
-
-local encoded = {} -- value -> its JSON: a batch's campaign and source repeat
-local function enc_cached(value)
-  local known = encoded[value]
-  if known == nil then
-    known = enc(value)
-    encoded[value] = known
-  end
-  return known
 end
 
 local function split_record(raw)
@@ -92,11 +83,27 @@ local function split_record(raw)
   return parts
 end
 
-local n = (#ARGV - 1) / 4
+local k = tonumber(ARGV[2])
+local first = 3 + 2 * k -- the first request's first value
 local campaigns, users, sources, scopes = {}, {}, {}, {} -- request i's
-for i = 1, n do
-  local b = 4 * i - 2
-  campaigns[i], users[i], sources[i], scopes[i] = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+local function add_request(i, pair, user, key)
+  local campaign = ARGV[1 + 2 * pair]
+  campaigns[i], users[i], sources[i] = campaign, user, ARGV[2 + 2 * pair]
+  scopes[i] = key ~= '' and 'k:' .. key or 'u:' .. campaign .. '\n' .. user
+end
+local n
+if k == 1 then
+  n = (#ARGV - first + 1) / 2
+  for i = 1, n do
+    local b = first + 2 * i - 2
+    add_request(i, 1, ARGV[b], ARGV[b + 1])
+  end
+else
+  n = (#ARGV - first + 1) / 3
+  for i = 1, n do
+    local b = first + 3 * i - 3
+    add_request(i, tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2])
+  end
 end
 
 -- Pass 1: each request's fate but the stock, in order: 'stored' (a replay of an earlier
@@ -201,9 +208,7 @@ for i = 1, n do
     handedOut = handedOut + 1
     local available = tonumber(meta[4]) - distributed - handedOut
     local e = #events + 1
-    events[e] = rewardHead .. enc(user) .. ',"properties":{"campaignID":' ..
-      enc_cached(campaign) .. ',"source":' .. enc_cached(source) .. ',"voucherCode":' ..
-      enc(code) .. rewardList .. '}}'
+    events[e] = '\t' .. user .. '\t' .. campaign .. '\t' .. source .. '\t' .. code
     logged[handedOut] = code
     idemNow[2 * handedOut - 1], idemNow[2 * handedOut] = scope, code
     local m = #byUserNow
@@ -229,7 +234,11 @@ local reply = {rcall('XLEN', outboxKey)}
 local eventMs, eventSeq = 0, 0
 if handedOut > 0 then
   local outboxLast
-  eventMs, eventSeq, outboxLast = add_range(outboxKey, 'e', events, meta[7], now)
+  -- what the batch's reward events share, encoded once
+  local header = enc({timestamp = stamp, codeDescription = meta[3] or '',
+    codeProvider = meta[1] or '', codeSnippetName = meta[2] or '', voucherListID = listId})
+  eventMs, eventSeq, outboxLast = add_entry(outboxKey, meta[7], now, #events, 'e',
+    table.concat(events, '\n'), 'h', header)
   local logLast = select(3, add_range(logKey, 'c', logged, meta[8], now))
   -- bounded: two to four values per code this batch handed out
   rcall('HSET', idemKey, unpack(idemNow))

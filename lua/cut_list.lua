@@ -18,7 +18,7 @@
       the list's uploads
     {meta, last log id, last outbox id, uploads, avail, issued, links, outbox}: the whole
       small list; avail is its codes, issued and links field, value..., outbox entry id,
-      event JSON...
+      header, events... (as read_outbox.lua gives them)
     ({} for meta when the list is gone)
 ]]
 local metaKey, logKey, outboxKey, availKey, issuedKey, linksKey, uploadsKey = KEYS[1],
@@ -40,7 +40,8 @@ end
 local outbox = {}
 for _, entry in ipairs(rcall('XRANGE', outboxKey, '-', '+')) do
   outbox[#outbox + 1] = entry[1]
-  outbox[#outbox + 1] = entry[2][2] -- the entry's only field, e
+  outbox[#outbox + 1] = entry[2][4] or '' -- fields e, h (before ranges, e alone)
+  outbox[#outbox + 1] = entry[2][2]
 end
 cut[5] = rcall('SMEMBERS', availKey)
 cut[6] = rcall('HGETALL', issuedKey)

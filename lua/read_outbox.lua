@@ -12,9 +12,10 @@
     ARGV[2] entries to read
     ARGV[3] "1" to write the relay mark (replica acknowledgements on), else ""
   Output:
-    {id1, events1, id2, events2, ...}: the oldest entries left, at most ARGV[2]; an entry
-      holds a batch's events as JSON lines, at the positions from its id on
-      (includes/ranges.lua)
+    {id1, header1, events1, id2, ...}: the oldest entries left, at most ARGV[2]; an entry
+      holds a batch's events, a line each, at the positions from its id on
+      (includes/ranges.lua), and the header of its reward events ("" for an entry without;
+      lua/allocate.lua says how they are written)
 ]]
 local outboxKey, markKey = KEYS[1], KEYS[2]
 local last = ARGV[1]
@@ -26,9 +27,10 @@ end
 local flat = {}
 for _, entry in ipairs(redis.call('XRANGE', outboxKey, '-', '+', 'COUNT', ARGV[2])) do
   flat[#flat + 1] = entry[1]
-  flat[#flat + 1] = entry[2][2] -- the entry's only field, e
+  flat[#flat + 1] = entry[2][4] or '' -- fields e, h (before ranges, e alone)
+  flat[#flat + 1] = entry[2][2]
 end
 if ARGV[3] == '1' then
-  redis.call('SET', markKey, flat[#flat - 1] or last)
+  redis.call('SET', markKey, flat[#flat - 2] or last)
 end
 return flat

@@ -8,7 +8,7 @@ import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ import redis
 
 from app.domain.events import render
 from app.domain.lists import ListId
+from app.store.events import events_of
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
 from tests.service import ADMIN, Service, running_service, stock_list, wait_for
@@ -78,7 +79,7 @@ def test_processes_times_hundreds_of_requests_issue_each_code_once(
     assert r.scard(keys.avail) == 0
     assert int(r.hget(keys.meta, "codes_distributed") or 0) == CODES
     wait_for(lambda: r.xlen(keys.outbox) == 0, "the relay")
-    stream = cast(list[tuple[str, dict[str, str]]], r.xrange(Keys("pv").events))
+    stream = [(p, e.fields) for p, e in events_of(cast(Any, r.xrange(Keys("pv").events)))]
     events = [render(fields["id"], fields["e"]) for _, fields in stream]
     events = [e for e in events if e["name"] == "Partner Voucher Rewarded"]
     assert sorted(e["properties"]["voucherCode"] for e in events) == sorted(issued)

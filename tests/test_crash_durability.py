@@ -8,12 +8,13 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import redis
 
 from app.domain.lists import ListId
+from app.store.events import events_of
 from app.store.keys import Keys
 from tests.redis_server import RedisServer
 from tests.service import ADMIN, Service, running_service, stock_list, wait_for
@@ -113,7 +114,7 @@ def test_service_killed_during_uploads_and_allocations(
         assert int(meta["codes_distributed"]) == len(issued)
         for user, code in ledger.items():
             assert issued[code].split("\n")[0] == user
-        stream = cast(list[tuple[str, dict[str, str]]], r.xrange(Keys("pv").events))
+        stream = [(p, e.fields) for p, e in events_of(cast(Any, r.xrange(Keys("pv").events)))]
         event_ids = {fields["id"] for _, fields in stream}
         assert {rec.split("\n")[3] for rec in issued.values()} <= event_ids
         rewarded = [f for _, f in stream if '"Partner Voucher Rewarded"' in f["e"]]

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 
+from app.domain.events import json_lines
 from app.domain.lists import ListId
 from app.jobs.relay import EventRelay
+from app.store import ranged
 from app.store.events import EventStore
 from app.store.keys import Keys, ListKeys
 from app.store.store import Store
-from tests.conftest import Api
+from tests.conftest import Api, open_api
 from tests.redis_server import RedisServer
 from tests.service import Service, all_events, running_service, stock_list, wait_for
 from tests.test_allocations import allocate, stocked
@@ -261,3 +264,91 @@ def test_a_relay_process_stopped_past_its_lease_appends_nothing_when_it_resumes(
         stopped.wait()
         if stopped.stdout is not None:
             stopped.stdout.close()
+
+
+async def bulk_event_ids(api: Api, list_id: str, users: list[str]) -> list[str]:
+    """Codes for the users in one bulk call (a script call per BULK_CHUNK): their event ids."""
+    body = {"list_id": list_id, "campaign_id": "c1", "items": [{"user_id": u} for u in users]}
+    done = (await api.post("/v1/allocations/bulk", json=body, role="allocator")).json()
+    return [item["event_id"] for item in done["items"]]
+
+
+async def test_pages_of_events_cut_through_the_entries_of_bulk_batches(api: Api) -> None:
+    """A bulk call's events sit in the stream a batch to an entry: pages of 7 (and a long
+    poll from the end) still see each event once, in allocation order, with its own id."""
+    list_id = await stocked(api, 400, low_stock_threshold=150)
+    ids = await bulk_event_ids(api, list_id, [f"u{n}" for n in range(260)])
+    await api.app.state.relay.relay()
+    events = await read_all(api, limit=7)
+    rewarded = [e["id"] for e in events if e["name"] == "Partner Voucher Rewarded"]
+    assert rewarded == ids
+    low = [e for e in events if e["name"] == "Voucher List Low"]
+    assert [e["properties"]["codesAvailable"] for e in low] == [150]
+    page = await api.get(f"/v1/lists/{list_id}/allocations", params={"limit": 500})
+    codes = [e["properties"]["voucherCode"] for e in events if e["user_id"]]
+    assert codes == [a["voucher_code"] for a in page.json()["items"]]
+    end = (await api.get("/v1/events", params={"limit": 500})).json()["next_cursor"]
+    poll = asyncio.create_task(
+        api.get("/v1/events", role="allocator", params={"cursor": end, "wait_ms": 10_000})
+    )
+    await asyncio.sleep(0)  # let the poll start waiting (ordering, not timing)
+    more = await bulk_event_ids(api, list_id, [f"v{n}" for n in range(3)])
+    await api.app.state.relay.relay()
+    page = (await asyncio.wait_for(poll, 10)).json()
+    assert [e["id"] for e in page["items"]] == more
+
+
+async def test_the_stream_keeps_the_newest_events_its_retention_asks_for(
+    redis_client: Any, settings: Any, clock: Any
+) -> None:
+    """Retention counts events, not entries: about the newest 1,000 are kept, each batch's
+    entry trimmed whole, oldest first; what is left reads from its oldest, in order."""
+    keep = settings.model_copy(update={"events_retention": 1000})
+    async with open_api(redis_client, keep, clock) as api:
+        list_id = await stocked(api, 3000)
+        ids: list[str] = []
+        for start in range(0, 2600, 1000):
+            users = [f"u{n}" for n in range(start, min(start + 1000, 2600))]
+            ids += await bulk_event_ids(api, list_id, users)
+            await api.app.state.relay.relay()
+        events = [e["id"] for e in await read_all(api)]
+        assert 1000 <= len(events) < 1000 + 100  # trimmed a whole batch entry at a time
+        assert events == ids[-len(events) :]
+        meta = await api.redis.hgetall(Keys("pv").events_meta)
+        assert int(meta["count"]) == len(events)
+        stored = await api.app.state.store.events.page(None, 5000)
+        assert [e.fields["id"] for e in stored] == events
+        assert meta["last"] == stored[-1].position
+
+
+async def test_a_stream_written_an_event_per_entry_reads_on_and_is_trimmed(
+    redis_client: Any, settings: Any, clock: Any
+) -> None:
+    """A stream from before ranged entries (an event per entry, no meta) reads the same, new
+    events follow it, and retention trims its old entries first."""
+    keep = settings.model_copy(update={"events_retention": 1000})
+    async with open_api(redis_client, keep, clock) as api:
+        list_id = await stocked(api, 1500)
+        old = [(await allocate(api, list_id, f"old{n}")).json()["event_id"] for n in range(3)]
+        legacy = Keys("pv").events
+        outbox = Keys("pv").list(ListId(list_id)).outbox
+        rows = cast(list[tuple[str, dict[str, str]]], await api.redis.xrange(outbox))
+        for entry_id, fields in rows:  # as the relay wrote them before ranged entries
+            blobs = json_lines(fields["h"], fields["e"])
+            for (position, _), blob in zip(
+                ranged.expand(entry_id, fields["e"]), blobs, strict=True
+            ):
+                await api.redis.xadd(legacy, {"id": f"{list_id}-{position}", "e": blob})
+        await api.redis.delete(outbox)
+        other = {"voucherListID": "other.list.1", "codesAvailable": 0, "lowStockThreshold": None}
+        stock = {"name": "Voucher List Exhausted", "timestamp": "1", "user_id": None}
+        blob = json.dumps({**stock, "properties": other})
+        for n in range(997):  # old events of another list, an entry each
+            await api.redis.xadd(legacy, {"id": f"other.list.1-1-{n}", "e": blob})
+        ids = await bulk_event_ids(api, list_id, [f"u{n}" for n in range(150)])
+        await api.app.state.relay.relay()
+        events = [e["id"] for e in await read_all(api, limit=40)]
+        assert len(events) == 1000  # an old entry holds one event: trimmed to the count
+        assert events[-150:] == ids
+        assert events[:850] == [f"other.list.1-1-{n}" for n in range(147, 997)]
+        assert not set(old) & set(events)  # the oldest were trimmed first

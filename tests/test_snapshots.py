@@ -12,8 +12,10 @@ import orjson
 import pytest
 
 from app.config import Settings
+from app.domain.events import json_lines
 from app.store.connection import connect
 from app.store.connection import embedded as embedded_store
+from app.store.events import events_of
 from app.store.keys import Keys
 from app.store.snapshots import SnapshotError, read_verified
 from app.store.store import Store
@@ -29,14 +31,20 @@ VOLATILE = (Keys("pv").dirty_outboxes,)  # the relay's work list (restore rebuil
 
 def comparable(state: dict[str, Any]) -> dict[str, Any]:
     """The dump, with allocation logs as their codes in order (restore gives their entries
-    new ids, and the list its log's new last position) and without what a snapshot does not
-    carry (the relay's work list)."""
+    new ids, and the list its log's new last position), outboxes and the event stream as
+    their events' JSON (restore writes reward events as JSON, and may hold in one stream
+    entry the runs that the relay wrote in several), and without
+    what a snapshot does not carry (the relay's work list)."""
     out = {}
     for key, (kind, value) in state.items():
         if key in VOLATILE or (kind == "stream" and not value):  # an emptied outbox = none
             continue
         if key.endswith(":log"):
             value = [code for _, fields in value for code in fields["c"].split("\n")]
+        if key.endswith(":outbox"):  # restore writes its reward events as JSON
+            value = [(i, json_lines(f.get("h", ""), f["e"])) for i, f in value]
+        if key.endswith(":{events}:stream"):
+            value = [(p, e.fields) for p, e in events_of(value)]
         if key.endswith(":meta"):  # the log's new ids end at a new last position
             value = {f: v for f, v in value.items() if f != "log_last"}
         out[key] = (kind, value)

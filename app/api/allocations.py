@@ -203,20 +203,33 @@ def _bulk_input(body: BulkCreate) -> None:
         _refuse_control(f"items[{i}].idempotency_key", item.idempotency_key)
 
 
-def _bulk_result(result: Allocation | Refused) -> dict[str, Any]:
-    if isinstance(result, Refused):
-        error = error_for(result)
-        return {
-            "status": error.status,
-            "error": {"code": error.code, "message": error.message, "details": error.details},
-        }
-    return {
-        "status": 200 if result.replayed else 201,
-        "voucher_code": result.code,
-        "issued_at": rfc3339(result.issued_at),
-        "event_id": result.event_id,
-        "replayed": result.replayed,
-    }
+def _bulk_results(results: list[Allocation | Refused]) -> tuple[list[dict[str, Any]], Counter[int]]:
+    """Each result as its item of the answer, and how many of each status."""
+    items: list[dict[str, Any]] = []
+    counts: Counter[int] = Counter()
+    times: dict[int, str] = {}  # issued_at -> its RFC 3339 (a script call's codes share it)
+    for result in results:
+        if isinstance(result, Refused):
+            error = error_for(result)
+            status = error.status
+            item: dict[str, Any] = {
+                "status": status,
+                "error": {"code": error.code, "message": error.message, "details": error.details},
+            }
+        else:
+            status = 200 if result.replayed else 201
+            if (issued_at := times.get(result.issued_at)) is None:
+                issued_at = times[result.issued_at] = rfc3339(result.issued_at)
+            item = {
+                "status": status,
+                "voucher_code": result.code,
+                "issued_at": issued_at,
+                "event_id": result.event_id,
+                "replayed": result.replayed,
+            }
+        counts[status] += 1
+        items.append(item)
+    return items, counts
 
 
 @router.add(
@@ -245,8 +258,7 @@ async def allocate_bulk(ctx: Ctx) -> Response:
             results += await ctx.store.allocations.allocate_many(
                 lid, requests[start : start + BULK_CHUNK]
             )
-    items = [_bulk_result(r) for r in results]
-    counts = Counter(item["status"] for item in items)
+    items, counts = _bulk_results(results)
     return json_response(
         {
             "items": items,

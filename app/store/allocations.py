@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from app.domain.lists import ListId
 from app.store import ranged, records
@@ -13,13 +12,13 @@ from app.store.keys import Keys, ListKeys
 from app.store.scripts import Code, Refused, Scripts, outcome
 
 LOG_PAGE = 1000  # allocation log entries read per round trip
+LOGGED = ranged.field("c")  # the allocation log's codes
 # Requests per allocate.lua call: the script unpacks up to four values per request, far below
 # Lua's ~8,000; callers keep to much fewer (64 coalesced requests, 100 items of a bulk call).
 MAX_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(NamedTuple):  # a tuple: one is made per code, and a tuple is made fastest
     code: str
     list_id: str
     campaign_id: str
@@ -30,17 +29,13 @@ class Allocation:
     replayed: bool = False
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     campaign_id: str
     user_id: str
     source: str
-    key: str | None  # the Idempotency-Key header
-
-
-def scope(campaign_id: str, user_id: str, idempotency_key: str | None) -> str:
-    """Without a key a user gets one code per (list, campaign); with one, one per key."""
-    return f"k:{idempotency_key}" if idempotency_key is not None else f"u:{campaign_id}\n{user_id}"
+    # The Idempotency-Key header. Without a key a user gets one code per (list, campaign);
+    # with one, one per key (lua/allocate.lua names the scopes).
+    key: str | None
 
 
 def _allocation(list_id: str, code: str, raw: str) -> Allocation:
@@ -58,14 +53,26 @@ def user_fields(user_id: str, start: int, stop: int, step: int = 1) -> list[str]
 
 def script_input(
     k: ListKeys, list_id: ListId, requests: Sequence[Request]
-) -> tuple[list[str], list[str]]:
-    """allocate.lua's KEYS and ARGV for a batch of requests to one list."""
+) -> tuple[list[str], list[str | int]]:
+    """allocate.lua's KEYS and ARGV for a batch of requests to one list: the (campaign,
+    source) pairs once, then per request its user and key (and its pair's number when there
+    are several)."""
     if len(requests) > MAX_BATCH:
         raise ValueError(f"{len(requests)} requests in one allocate call (at most {MAX_BATCH})")
-    args: list[str] = [list_id.value]
+    pairs: dict[tuple[str, str], int] = {}
     for r in requests:
-        args += (r.campaign_id, r.user_id, r.source, scope(r.campaign_id, r.user_id, r.key))
-    return [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user], args
+        pairs.setdefault((r.campaign_id, r.source), len(pairs) + 1)
+    args: list[str | int] = [list_id.value, len(pairs)]
+    for campaign_id, source in pairs:
+        args += (campaign_id, source)
+    if len(pairs) == 1:
+        for r in requests:
+            args += (r.user_id, r.key or "")
+    else:
+        for r in requests:
+            args += (pairs[r.campaign_id, r.source], r.user_id, r.key or "")
+    keys = [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user]
+    return keys, args
 
 
 class AllocationStore:
@@ -80,30 +87,19 @@ class AllocationStore:
         reply = await self._scripts.run("allocate", keys, args)
         results: list[Allocation | Refused] = []
         allocated = False
+        lid = list_id.value
         for n, r in enumerate(requests):
             code, a, b, c = reply[1 + 4 * n : 5 + 4 * n]
-            refused = outcome(code, [a])
-            if refused is not None:
-                results.append(refused)
-                continue
-            source = r.source
-            replayed = int(code) == Code.REPLAYED
-            if replayed:
-                c, source = c.split("\n", 1)  # the original allocation's event id and source
-            else:
+            if code == Code.OK:
                 allocated = True
-            results.append(
-                Allocation(
-                    a,
-                    list_id.value,
-                    r.campaign_id,
-                    r.user_id,
-                    int(b),
-                    c,
-                    source,
-                    replayed=replayed,
+                results.append(Allocation(a, lid, r.campaign_id, r.user_id, b, c, r.source))
+            elif code == Code.REPLAYED:
+                c, source = c.split("\n", 1)  # the original allocation's event id and source
+                results.append(
+                    Allocation(a, lid, r.campaign_id, r.user_id, int(b), c, source, True)
                 )
-            )
+            else:
+                results.append(cast(Refused, outcome(code, [a])))
         if allocated and int(reply[0]) == 0:  # the outbox was empty: tell the relay
             await self._redis.sadd(self._keys.dirty_outboxes, list_id.value)
         return results
@@ -130,7 +126,7 @@ class AllocationStore:
         log position `after`."""
         log = self._keys.list(list_id).log
         read = ranged.backward if newest else ranged.forward
-        logged = await read(self._redis, log, "c", after, limit + 1)
+        logged = await read(self._redis, log, LOGGED, after, limit + 1)
         shown = logged[:limit]
         found = await self._records(list_id, [code for _, code in shown])
         return found, (shown[-1][0] if len(logged) > limit else None)

@@ -118,7 +118,8 @@ class Keys:
         self.purging = f"{prefix}:lists:purging"  # zset: lists being deleted, by when (ms)
         # zset: claims in the middle of create, archive or delete, by deadline (ms)
         self.unsettled = f"{prefix}:claims:unsettled"
-        self.events = f"{prefix}:{{events}}:stream"  # stream: every list's events
+        self.events = f"{prefix}:{{events}}:stream"  # ranged stream: every list's events
+        self.events_meta = f"{prefix}:{{events}}:meta"  # hash: the stream's last position, count
         self.relay_lock = f"{prefix}:{{events}}:relay"  # string: the relay's lease token
         self.dirty_outboxes = f"{prefix}:events:dirty"  # set: list ids with events to relay
         self.snapshot_lock = f"{prefix}:snapshots:lock"  # string: who writes scheduled ones

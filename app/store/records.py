@@ -25,7 +25,7 @@ class IssuedRecord:
     issued_at: int
     event_id: str
     source: str
-    scope: str  # "k:<Idempotency-Key>" or "u:<campaign>\n<user>": see allocations.scope
+    scope: str  # "k:<Idempotency-Key>" or "u:<campaign>\n<user>": see lua/allocate.lua
 
     @property
     def order(self) -> tuple[int, int]:

@@ -37,11 +37,12 @@ from typing import IO, Any, cast
 
 import orjson
 
+from app.domain.events import json_lines
 from app.domain.lists import ListId
 from app.store import ranged, records
 from app.store.allocations import user_fields
 from app.store.connection import Client
-from app.store.events import EventStore
+from app.store.events import EventStore, entries_of, events_of
 from app.store.keys import Keys, ListKeys, claim_field
 from app.store.scripts import Scripts
 from app.store.uploads import read_bitmap
@@ -57,6 +58,9 @@ LISTS_STEP = 100  # list ids per ZSCAN step: their cuts go in one round trip
 # After each step the scan rests PAUSE_RATIO times as long as the step took, so a snapshot
 # takes at most about half of Redis's time and allocations keep the rest.
 PAUSE_RATIO = 1.0
+# Event stream entries per XRANGE: an entry holds up to a batch's events (about 100, some
+# 30 KB), so a step's reply stays a few MB.
+EVENT_ROWS = 100
 LINE_CODES = 10_000  # codes per "avail"/"issued" line
 FENCE_MS = 120_000  # a crashed snapshot's fence lapses by itself
 PIPELINED = 10  # restore writes sent per round trip
@@ -168,9 +172,16 @@ class SnapshotStore:
         # The event stream last: an event relayed while the lists were read is then in the
         # stream, in its list's outbox, or both (a copy with the same id), never in neither.
         last_id = None
-        async for rows in self._stream(self._keys.events, "+"):
-            w.write({"type": "events", "entries": [[i, f["id"], f["e"]] for i, f in rows]})
-            last_id = rows[-1][0]
+        async for rows in self._stream(self._keys.events, "+", count=EVENT_ROWS):
+            found = events_of(rows)  # an entry per event: the file says what each one is
+            for part in _chunks(found, CHUNK):
+                w.write(
+                    {
+                        "type": "events",
+                        "entries": [[p, e.fields["id"], e.fields["e"]] for p, e in part],
+                    }
+                )
+            last_id = found[-1][0]
         w.write({"type": "events", "last_id": last_id or await self._events.last_position()})
         await self._write_webhooks(w)
         end = {
@@ -253,21 +264,26 @@ class SnapshotStore:
             elif reply[0]:  # (no meta: deleted since it was listed)
                 meta, _, _, uploads, avail, issued, links, outbox = reply
                 cut = _ListCut(_pairs(meta), _pairs(links), set(avail), _pairs(issued), [])
-                cut.outbox = list(_pairs(outbox).items())
+                cut.outbox = [
+                    (entry_id, "\n".join(json_lines(header, joined)))
+                    for entry_id, header, joined in zip(
+                        outbox[::3], outbox[1::3], outbox[2::3], strict=True
+                    )
+                ]
                 cut.uploads = await self._uploads(k) if int(uploads) else []
             if cut is not None:
                 cuts.append((list_id, cut))
         return cuts
 
     async def _stream(
-        self, key: str, last: str, first: str | None = None
+        self, key: str, last: str, first: str | None = None, count: int = CHUNK
     ) -> AsyncIterator[list[tuple[str, dict[str, str]]]]:
-        """A stream's entries after `first` (from the start without one) up to `last`, a page
+        """A stream's entries after `first` (from the start without one) up to `last`, `count`
         at a time."""
         start = "-" if first is None else f"({first}"
         while rows := cast(
             list[tuple[str, dict[str, str]]],
-            await self._redis.xrange(key, start, last, count=CHUNK),
+            await self._redis.xrange(key, start, last, count=count),
         ):
             yield rows
             start = f"({rows[-1][0]}"
@@ -299,8 +315,11 @@ class SnapshotStore:
                     await self._add_issued(k, logged, issued)
             outbox = []
             if last_outbox:
-                async for rows in self._stream(k.outbox, last_outbox):
-                    outbox += [(entry_id, fields["e"]) for entry_id, fields in rows]
+                async for rows in self._stream(k.outbox, last_outbox, count=EVENT_ROWS):
+                    outbox += [
+                        (entry_id, "\n".join(json_lines(fields.get("h", ""), fields["e"])))
+                        for entry_id, fields in rows
+                    ]
             return _ListCut(
                 meta=_pairs(meta_flat),
                 links=links,
@@ -452,9 +471,12 @@ class SnapshotLoader:
             elif kind == "upload" and current is not None:
                 current.uploads.append(record)
             elif kind == "events" and "entries" in record:
+                entries = entries_of(record["entries"])
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for position, event_id, blob in record["entries"]:
-                        pipe.xadd(self._keys.events, {"id": event_id, "e": blob}, id=position)
+                    for position, fields in entries:
+                        pipe.xadd(self._keys.events, cast(Any, fields), id=position)
+                    pipe.hincrby(self._keys.events_meta, "count", len(record["entries"]))
+                    pipe.hset(self._keys.events_meta, "last", record["entries"][-1][0])
                     await pipe.execute()
             elif kind == "events" and record["last_id"]:
                 await self._keep_positions_growing(record["last_id"])
@@ -503,8 +525,7 @@ class SnapshotLoader:
         last = await self._events.last_position()
         if last and ranged.parse(last) >= ranged.parse(last_id):
             return
-        await self._redis.xadd(self._keys.events, {"id": "", "e": ""}, id=last_id)
-        await self._redis.xdel(self._keys.events, last_id)
+        await self._redis.hset(self._keys.events_meta, "last", last_id)
 
     async def _write_list(
         self, s: _ListState, partner_lists: dict[str, int], counts: Counts
