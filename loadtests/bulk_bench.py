@@ -99,19 +99,23 @@ async def floor_load(port: int, clients: int, seconds: float) -> dict[str, float
     script = r.register_script(FLOOR)
     codes = 0
     deadline = time.perf_counter() + seconds
+    ended = deadline  # when the stock ran out, if it did first
 
     async def client() -> None:
-        nonlocal codes
+        nonlocal codes, ended
         while time.perf_counter() < deadline:
             # awaited first: `codes += int(await ...)` reads `codes` before the await, and
             # concurrent clients would then overwrite each other's counts
             got = int(await script(keys=keys, args=[ITEMS, "user\ncampaign\n0\nid\nsrc"]))
             codes += got
+            if got < ITEMS:  # out of codes: the time after this is not the floor's
+                ended = min(ended, time.perf_counter())
+                return
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     await r.aclose()
-    return {"codes": codes, "seconds": time.perf_counter() - started}
+    return {"codes": codes, "seconds": min(ended, time.perf_counter()) - started}
 
 
 def drain(r: redis.Redis, outbox: str) -> None:

@@ -7,19 +7,20 @@
   last code. A request later in the batch sees what earlier ones did (a repeat replays).
   The outcome is exactly that of the requests one after another, but everything is read and
   written for the whole batch, in one command each (no command per code): one HMGET of the
-  scopes, one of the replayed records, one SPOP of as many codes as the batch takes, one
-  HMGET and one HSET of the by-user index, one HSET each of issued and idem, one XADD each
-  of the outbox and the allocation log (ranged entries, see includes/ranges.lua: one entry
-  holds the batch's events, or its codes, each at a position of its own). Bounded: a few
-  values per request of the batch, which the caller keeps to a few hundred (64 coalesced
-  requests, 100 items of a bulk call).
+  by-user index's first codes, one of the scopes, one of the records replays need, one SPOP
+  of as many codes as the batch takes, one HMGET of the by-user counts, one HSET each of
+  issued, idem and by-user, one XADD each of the outbox and the allocation log (ranged
+  entries, see includes/ranges.lua: one entry holds the batch's events, or its codes, each
+  at a position of its own). Bounded: a few values per request of the batch, which the
+  caller keeps to a few hundred (64 coalesced requests, 250 items of a bulk call).
   Input:
     KEYS[1] meta hash (also: outbox_last, log_last, the streams' last positions)
     KEYS[2] avail set
     KEYS[3] issued hash (code -> "user\ncampaign\nissued_at ms\nevent id\nsource\nscope": the
             record holds everything the idem and by-user entries say, so they can be rebuilt;
             app/store/records.py reads and writes the same layout)
-    KEYS[4] idem hash (scope -> code)
+    KEYS[4] idem hash (scope -> code), but for a user's first code taken without a key,
+            which the by-user index names (the replay check reads its record's scope)
     KEYS[5] links hash
     KEYS[6] outbox stream, ranged (field e: the events, one a line, each without its id,
             which is "<list id>-<the event's position>"; field h: what the batch's reward
@@ -113,18 +114,50 @@ end
 -- that wants a code (the takers are numbered in order).
 -- The batch's unpacks hold at most four values per request, and a batch at most MAX_BATCH
 -- (1,000) requests (app/store/allocations.py refuses more).
-local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {} -- bounded: a scope each
-local storedCodes = {}
+-- The by-user index before this batch: each user's first code (false: none yet).
+local userFields, firstCode = {}, {}
 for i = 1, n do
-  if stored[i] then
-    storedCodes[#storedCodes + 1] = stored[i]
+  if firstCode[users[i]] == nil then
+    firstCode[users[i]] = false
+    userFields[#userFields + 1] = users[i]
+  end
+end
+-- bounded: a user each
+local userNow = n > 0 and rcall('HMGET', byUserKey, unpack(userFields)) or {}
+for j, user in ipairs(userFields) do
+  firstCode[user] = userNow[j] or false
+end
+
+-- Replays. A scope's code is in idem, but for a user's first code taken without a key: its
+-- scope ("u:<campaign>\n<user>") is then that of the code the by-user index names first, as
+-- its record says (so a new user costs no idem entry).
+local stored = n > 0 and rcall('HMGET', idemKey, unpack(scopes)) or {} -- bounded: a scope each
+local lookup, looked = {}, {}
+for i = 1, n do
+  local code = stored[i] or (string.byte(scopes[i]) == 117 and firstCode[users[i]]) -- 'u'
+  if code and not looked[code] then
+    looked[code] = true
+    lookup[#lookup + 1] = code
   end
 end
 -- bounded: at most one code per request of the batch
-local storedRaw = #storedCodes > 0 and rcall('HMGET', issuedKey, unpack(storedCodes)) or {}
-local storedRec = {}
-for i, code in ipairs(storedCodes) do
-  storedRec[code] = split_record(storedRaw[i])
+local lookedRaw = #lookup > 0 and rcall('HMGET', issuedKey, unpack(lookup)) or {}
+local raws, storedRec = {}, {}
+for j, code in ipairs(lookup) do
+  raws[code] = lookedRaw[j]
+end
+for i = 1, n do
+  local scope = scopes[i]
+  if not stored[i] and string.byte(scope) == 117 then
+    local first = firstCode[users[i]]
+    local raw = first and raws[first]
+    if raw and string.sub(raw, -#scope - 1) == '\n' .. scope then -- the record's last part
+      stored[i] = first
+    end
+  end
+  if stored[i] and not storedRec[stored[i]] then
+    storedRec[stored[i]] = split_record(raws[stored[i]])
+  end
 end
 
 local fate, take = {}, {}
@@ -171,22 +204,15 @@ end
 -- The stock: one SPOP for every taker; the first takers in order get them.
 local codes = takers > 0 and rcall('SPOP', availKey, takers) or {}
 
--- The by-user index before this batch, for the users who get a code: whether each has a
--- code, and for those who have, how many more.
-local userFields, userHas, userMore = {}, {}, {}
+-- How many more codes than the first each user who had one and gets one now has.
+local userHas, userMore, countFields, counted = {}, {}, {}, {}
+for _, user in ipairs(userFields) do
+  userHas[user] = firstCode[user] ~= false
+end
 for i = 1, n do
   local user = users[i]
-  if take[i] and take[i] <= #codes and userHas[user] == nil then
-    userHas[user] = false
-    userFields[#userFields + 1] = user
-  end
-end
--- bounded: one field per user of the batch
-local userNow = #userFields > 0 and rcall('HMGET', byUserKey, unpack(userFields)) or {}
-local countFields, counted = {}, {}
-for j, user in ipairs(userFields) do
-  if userNow[j] then
-    userHas[user] = true
+  if take[i] and take[i] <= #codes and userHas[user] and userMore[user] == nil then
+    userMore[user] = 0
     counted[#counted + 1] = user
     countFields[#countFields + 1] = user .. '\n#'
   end
@@ -199,26 +225,36 @@ end
 
 -- Pass 2: in order, hand out and write the events; each taker that got a code remembers
 -- its event's index among the batch's events.
+-- (Tables are filled through counters: `#t` costs a search each time.)
 local issuedNow, idemNow, byUserNow, logged = {}, {}, {}, {}
+local nIdem, nByUser = 0, 0
 local gotCode, gotEvent = {}, {} -- request i's code and its event's index
+local stock = (tonumber(meta[4]) or 0) - distributed -- codes left before the batch
+local got = #codes
 for i = 1, n do
-  if take[i] and take[i] <= #codes then
-    local campaign, user, source, scope = campaigns[i], users[i], sources[i], scopes[i]
-    local code = codes[take[i]]
+  local t = take[i]
+  if t and t <= got then
+    local user, scope = users[i], scopes[i]
+    local code = codes[t]
     handedOut = handedOut + 1
-    local available = tonumber(meta[4]) - distributed - handedOut
+    local available = stock - handedOut
     local e = #events + 1
-    events[e] = '\t' .. user .. '\t' .. campaign .. '\t' .. source .. '\t' .. code
+    events[e] = '\t' .. user .. '\t' .. campaigns[i] .. '\t' .. sources[i] .. '\t' .. code
     logged[handedOut] = code
-    idemNow[2 * handedOut - 1], idemNow[2 * handedOut] = scope, code
-    local m = #byUserNow
+    if string.byte(scope) ~= 117 or userHas[user] then -- not a first code without a key
+      idemNow[nIdem + 1], idemNow[nIdem + 2] = scope, code
+      nIdem = nIdem + 2
+    end
     if not userHas[user] then -- the user's first code
       userHas[user], userMore[user] = true, 0
-      byUserNow[m + 1], byUserNow[m + 2] = user, code
+      byUserNow[nByUser + 1], byUserNow[nByUser + 2] = user, code
+      nByUser = nByUser + 2
     else
-      userMore[user] = userMore[user] + 1
-      byUserNow[m + 1], byUserNow[m + 2] = user .. '\n' .. userMore[user], code
-      byUserNow[m + 3], byUserNow[m + 4] = user .. '\n#', userMore[user]
+      local more = userMore[user] + 1
+      userMore[user] = more
+      byUserNow[nByUser + 1], byUserNow[nByUser + 2] = user .. '\n' .. more, code
+      byUserNow[nByUser + 3], byUserNow[nByUser + 4] = user .. '\n#', more
+      nByUser = nByUser + 4
     end
     gotCode[i], gotEvent[i] = code, e
     if threshold and available == threshold then
@@ -241,27 +277,36 @@ if handedOut > 0 then
     table.concat(events, '\n'), 'h', header)
   local logLast = select(3, add_range(logKey, 'c', logged, meta[8], now))
   -- bounded: two to four values per code this batch handed out
-  rcall('HSET', idemKey, unpack(idemNow))
+  if nIdem > 0 then
+    rcall('HSET', idemKey, unpack(idemNow))
+  end
   rcall('HSET', byUserKey, unpack(byUserNow))
   rcall('HSET', metaKey, 'codes_distributed', distributed + handedOut, 'outbox_last',
     outboxLast, 'log_last', logLast)
 end
 local prefix = listId .. '-' .. string.format('%d', eventMs) .. '-'
 local function event_id(e)
-  return prefix .. string.format('%d', eventSeq + e - 1)
+  return prefix .. (eventSeq + e - 1) -- a sequence number (far below 10^14): its digits
 end
 
 -- Pass 3: the answers, in order, and the issued records (which hold the event ids).
+local nReply, nIssued = 1, 0
 local function answer(a, b, c, d)
-  reply[#reply + 1] = a
-  reply[#reply + 1] = b
-  reply[#reply + 1] = c
-  reply[#reply + 1] = d
+  reply[nReply + 1], reply[nReply + 2], reply[nReply + 3], reply[nReply + 4] = a, b, c, d
+  nReply = nReply + 4
 end
 local taker = {} -- the fate of a request in `take`
 for i = 1, n do
   local f = fate[i] or taker
-  if f[1] == 'stored' then
+  local code = gotCode[i]
+  if code then
+    local eventId = event_id(gotEvent[i])
+    issuedNow[nIssued + 1] = code
+    issuedNow[nIssued + 2] = users[i] .. '\n' .. campaigns[i] .. '\n' .. stamp .. '\n' ..
+      eventId .. '\n' .. sources[i] .. '\n' .. scopes[i]
+    nIssued = nIssued + 2
+    answer(0, code, now, eventId)
+  elseif f[1] == 'stored' then
     answer(1, f[2], f[3][3], f[3][4] .. '\n' .. f[3][5])
   elseif f[1] == 'again' then
     local earlier = f[2]
@@ -276,14 +321,8 @@ for i = 1, n do
     answer(gotCode[f[2]] and -14 or (f[3] and -17 or -15), '', '', '')
   elseif f[1] == 'refused' then
     answer(f[2], f[2] == -16 and status or '', '', '')
-  elseif not gotCode[i] then
-    answer(-17, '', '', '')
   else
-    local code, eventId = gotCode[i], event_id(gotEvent[i])
-    issuedNow[#issuedNow + 1] = code
-    issuedNow[#issuedNow + 1] = users[i] .. '\n' .. campaigns[i] .. '\n' .. stamp .. '\n' ..
-      eventId .. '\n' .. sources[i] .. '\n' .. scopes[i]
-    answer(0, code, now, eventId)
+    answer(-17, '', '', '') -- a taker that found no code
   end
 end
 if handedOut > 0 then

@@ -473,3 +473,46 @@ async def test_the_issued_record_allocate_lua_writes_is_the_one_records_reads(ap
     assert (await record_of(made[0]["voucher_code"])).source == "app"
     order = [(await record_of(m["voucher_code"])).order for m in made]
     assert order == sorted(order)
+
+
+async def test_a_first_code_without_a_key_replays_through_the_by_user_index(api: Api) -> None:
+    """A user's first code taken without a key has no idempotency entry of its own: its scope
+    is found through the by-user index and the code's record, for every mix of campaigns,
+    keys and users, in single calls and within one bulk call."""
+    list_id = await stocked(api, 20)
+    await api.put(f"/v1/lists/{list_id}/campaigns/c2")
+
+    async def step(user: str, campaign: str = "c1", key: str | None = None) -> tuple[int, str]:
+        done = await allocate(api, list_id, user, campaign, key)
+        return done.status_code, done.json().get("voucher_code") or done.json()["error"]["code"]
+
+    status, a = await step("u")
+    assert status == 201
+    assert await step("u") == (200, a)
+    status, b = await step("u", "c2")
+    assert status == 201
+    assert b != a
+    status, c = await step("u", key="k1")
+    assert status == 201
+    assert c not in (a, b)
+    assert await step("u", "c2") == (200, b)
+    assert await step("u") == (200, a)
+    assert await step("u", key="k1") == (200, c)
+    assert await step("v", key="k1") == (409, "idempotency_conflict")
+    status, d = await step("w", key="k2")  # a first code with a key: the key's own entry
+    assert status == 201
+    status, e = await step("w")  # then without one: a new code, with an entry
+    assert status == 201
+    assert e != d
+    assert await step("w") == (200, e)
+    body = {
+        "list_id": list_id,
+        "campaign_id": "c1",
+        "items": [{"user_id": "x"}, {"user_id": "u"}, {"user_id": "x"}, {"user_id": "w"}],
+    }
+    done = (await api.post("/v1/allocations/bulk", json=body, role="allocator")).json()
+    got = [(i["status"], i["voucher_code"]) for i in done["items"]]
+    assert got[1:] == [(200, a), (200, got[0][1]), (200, e)]
+    assert got[0][0] == 201
+    idem = await api.redis.hgetall(Keys("pv").list(ListId(list_id)).idem)
+    assert sorted(idem.values()) == sorted([b, c, d, e])  # no entry for a, nor for x's code

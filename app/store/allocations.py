@@ -14,7 +14,7 @@ from app.store.scripts import Code, Refused, Scripts, outcome
 LOG_PAGE = 1000  # allocation log entries read per round trip
 LOGGED = ranged.field("c")  # the allocation log's codes
 # Requests per allocate.lua call: the script unpacks up to four values per request, far below
-# Lua's ~8,000; callers keep to much fewer (64 coalesced requests, 100 items of a bulk call).
+# Lua's ~8,000; callers keep to much fewer (64 coalesced requests, 250 items of a bulk call).
 MAX_BATCH = 1000
 
 

@@ -28,7 +28,7 @@ class ListKeys:
     avail: str  # set: unissued codes
     dedupe: str  # set: every code uploaded while the list is not archived
     issued: str  # hash: code -> allocation record
-    idem: str  # hash: idempotency scope -> code
+    idem: str  # hash: scope -> code, but a user's first code without a key (see allocate.lua)
     links: str  # hash: campaign id -> linked_at ms
     link_index: str  # zset, score 0: the linked campaign ids in byte order (for paging)
     outbox: str  # ranged stream (app/store/ranged.py): a batch's events per entry

@@ -570,16 +570,21 @@ class SnapshotLoader:
         users: dict[str, list[str]] = {}
         log_last: str | None = None
         for part in _chunks(decoded, CHUNK):
+            idem = {}
+            for code, _, rec in part:
+                # a user's first code taken without a key has no idem entry (see allocate.lua)
+                if not rec.scope.startswith("u:") or rec.user_id in users:
+                    idem[rec.scope] = code
+                users.setdefault(rec.user_id, []).append(code)
             async with r.pipeline(transaction=False) as pipe:
                 pipe.hset(k.issued, mapping={code: raw for code, raw, _ in part})
-                pipe.hset(k.idem, mapping={rec.scope: code for code, _, rec in part})
+                if idem:
+                    pipe.hset(k.idem, mapping=idem)
                 if not s.archived:
                     pipe.sadd(k.dedupe, *(code for code, _, _ in part))
                 for code, _, _ in part:
                     pipe.xadd(k.log, {"c": code})
                 log_last = (await pipe.execute())[-1]
-            for code, _, rec in part:
-                users.setdefault(rec.user_id, []).append(code)
         if log_last is not None:
             await r.hset(k.meta, "log_last", log_last)
         by_user: dict[str, str | int] = {
