@@ -33,12 +33,16 @@
             user's first code, "<user>\n#" -> how many more, "<user>\n<i>" -> the (i+1)th
             (a user id holds no "\n")
     ARGV[1] list id
-    ARGV[2] k, how many (campaign id, source) pairs the requests use
-    ARGV[3 .. 2 + 2k] the pairs
-    then per request: with k = 1 its user id and idempotency key, else the number of its pair
-            (1 to k), its user id and idempotency key; a user id holds no control character,
-            the key is "" for none. The request's idempotency scope is "k:<key>" with a key,
-            else "u:<campaign>\n<user>".
+    ARGV[2] n, how many requests
+    ARGV[3] k, how many (campaign id, source) pairs the requests use
+    ARGV[4 .. 3 + 2k] the pairs
+    ARGV[4 + 2k] the requests' user ids, joined by "\n" (a user id holds no control character)
+    ARGV[5 + 2k] their idempotency keys, joined by "\n" ("" for none; a key holds no control
+            character)
+    ARGV[6 + 2k] with k > 1: the numbers of their pairs (1 to k), joined by "\n"
+    (Three joined values rather than three per request: Redis and the caller then handle a
+    few arguments a call.) A request's idempotency scope is "k:<key>" with a key, else
+    "u:<campaign>\n<user>".
   Output:
     {waiting, result...}: waiting = outbox entries before the batch (0: the relay must be told),
     then four values per request:
@@ -84,27 +88,28 @@ local function split_record(raw)
   return parts
 end
 
-local k = tonumber(ARGV[2])
-local first = 3 + 2 * k -- the first request's first value
-local campaigns, users, sources, scopes = {}, {}, {}, {} -- request i's
-local function add_request(i, pair, user, key)
-  local campaign = ARGV[1 + 2 * pair]
-  campaigns[i], users[i], sources[i] = campaign, user, ARGV[2 + 2 * pair]
-  scopes[i] = key ~= '' and 'k:' .. key or 'u:' .. campaign .. '\n' .. user
+-- The n values joined by "\n" in `joined`.
+local function split_n(joined, n)
+  local parts, at = {}, 1
+  for i = 1, n - 1 do
+    local nl = string.find(joined, '\n', at, true)
+    parts[i] = string.sub(joined, at, nl - 1)
+    at = nl + 1
+  end
+  parts[n] = string.sub(joined, at)
+  return parts
 end
-local n
-if k == 1 then
-  n = (#ARGV - first + 1) / 2
-  for i = 1, n do
-    local b = first + 2 * i - 2
-    add_request(i, 1, ARGV[b], ARGV[b + 1])
-  end
-else
-  n = (#ARGV - first + 1) / 3
-  for i = 1, n do
-    local b = first + 3 * i - 3
-    add_request(i, tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2])
-  end
+
+local n, k = tonumber(ARGV[2]), tonumber(ARGV[3])
+local campaigns, sources, scopes = {}, {}, {} -- request i's
+local users = split_n(ARGV[4 + 2 * k], n)
+local idemKeys = split_n(ARGV[5 + 2 * k], n)
+local pairOf = k > 1 and split_n(ARGV[6 + 2 * k], n)
+for i = 1, n do
+  local pair = pairOf and tonumber(pairOf[i]) or 1
+  local campaign, key = ARGV[2 + 2 * pair], idemKeys[i]
+  campaigns[i], sources[i] = campaign, ARGV[3 + 2 * pair]
+  scopes[i] = key ~= '' and 'k:' .. key or 'u:' .. campaign .. '\n' .. users[i]
 end
 
 -- Pass 1: each request's fate but the stock, in order: 'stored' (a replay of an earlier

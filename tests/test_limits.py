@@ -49,16 +49,17 @@ async def test_one_user_with_50000_codes(api: Api) -> None:
     assert (body["codes_distributed"], body["codes_available"]) == (50_000, 0)
 
 
-async def test_a_batch_past_the_script_bound_is_refused_before_redis(api: Api) -> None:
+@pytest.mark.parametrize("size", [0, MAX_BATCH + 1])
+async def test_a_batch_past_the_script_bound_is_refused_before_redis(api: Api, size: int) -> None:
     """allocate.lua unpacks a few values per request: a caller asking for more than MAX_BATCH
-    in one call is a bug, refused before anything is sent."""
+    (or for none) in one call is a bug, refused before anything is sent."""
     await api.make_partner()
     lid = ListId((await api.make_list())["id"])
     await api.upload(lid.value, b"\n".join(b"C-%05d" % n for n in range(1001)))
     await api.put(f"/v1/lists/{lid.value}/campaigns/c1")
     before = await dump(api.redis)
-    requests = [Request("c1", f"u{n}", "promo", None) for n in range(MAX_BATCH + 1)]
-    with pytest.raises(ValueError, match="at most 1000"):
+    requests = [Request("c1", f"u{n}", "promo", None) for n in range(size)]
+    with pytest.raises(ValueError, match=f"{size} requests in one allocate call"):
         await store(api).allocations.allocate_many(lid, requests)
     assert await dump(api.redis) == before
 

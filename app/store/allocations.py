@@ -55,22 +55,20 @@ def script_input(
     k: ListKeys, list_id: ListId, requests: Sequence[Request]
 ) -> tuple[list[str], list[str | int]]:
     """allocate.lua's KEYS and ARGV for a batch of requests to one list: the (campaign,
-    source) pairs once, then per request its user and key (and its pair's number when there
-    are several)."""
-    if len(requests) > MAX_BATCH:
-        raise ValueError(f"{len(requests)} requests in one allocate call (at most {MAX_BATCH})")
+    source) pairs once, then the users, the keys (and, when there are several pairs, each
+    request's pair) each joined into one value."""
+    if not 0 < len(requests) <= MAX_BATCH:
+        raise ValueError(f"{len(requests)} requests in one allocate call (1 to {MAX_BATCH})")
     pairs: dict[tuple[str, str], int] = {}
     for r in requests:
         pairs.setdefault((r.campaign_id, r.source), len(pairs) + 1)
-    args: list[str | int] = [list_id.value, len(pairs)]
+    args: list[str | int] = [list_id.value, len(requests), len(pairs)]
     for campaign_id, source in pairs:
         args += (campaign_id, source)
-    if len(pairs) == 1:
-        for r in requests:
-            args += (r.user_id, r.key or "")
-    else:
-        for r in requests:
-            args += (pairs[r.campaign_id, r.source], r.user_id, r.key or "")
+    args.append("\n".join([r.user_id for r in requests]))
+    args.append("\n".join([r.key or "" for r in requests]))
+    if len(pairs) > 1:
+        args.append("\n".join([str(pairs[r.campaign_id, r.source]) for r in requests]))
     keys = [k.meta, k.avail, k.issued, k.idem, k.links, k.outbox, k.log, k.by_user]
     return keys, args
 
