@@ -145,8 +145,7 @@ for i = 1, n do
     lookup[#lookup + 1] = code
   end
 end
--- bounded: at most one code per request of the batch
-local lookedRaw = #lookup > 0 and rcall('HMGET', issuedKey, unpack(lookup)) or {}
+local lookedRaw = #lookup > 0 and rcall('HMGET', issuedKey, unpack(lookup)) or {} -- bounded: a code per request
 local raws, storedRec = {}, {}
 for j, code in ipairs(lookup) do
   raws[code] = lookedRaw[j]

@@ -139,6 +139,11 @@ async def _write_cut(w: _Out, list_id: str, cut: _ListCut, counts: Counts) -> No
         w.write({"type": "upload", "id": list_id, **upload})
 
 
+def _outbox_entry(entry_id: str, header: str, joined: str) -> tuple[str, str]:
+    """An outbox entry as the file holds it: its events as JSON lines."""
+    return entry_id, "\n".join(json_lines(header, joined))
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -265,7 +270,7 @@ class SnapshotStore:
                 meta, _, _, uploads, avail, issued, links, outbox = reply
                 cut = _ListCut(_pairs(meta), _pairs(links), set(avail), _pairs(issued), [])
                 cut.outbox = [
-                    (entry_id, "\n".join(json_lines(header, joined)))
+                    _outbox_entry(entry_id, header, joined)
                     for entry_id, header, joined in zip(
                         outbox[::3], outbox[1::3], outbox[2::3], strict=True
                     )
@@ -317,7 +322,7 @@ class SnapshotStore:
             if last_outbox:
                 async for rows in self._stream(k.outbox, last_outbox, count=EVENT_ROWS):
                     outbox += [
-                        (entry_id, "\n".join(json_lines(fields.get("h", ""), fields["e"])))
+                        _outbox_entry(entry_id, fields.get("h", ""), fields["e"])
                         for entry_id, fields in rows
                     ]
             return _ListCut(
